@@ -1,0 +1,35 @@
+# FaceWGAN: the two commands a newcomer needs are `make demo` and `make test`.
+SWIFT ?= swift
+THREADS ?= 2
+PACKAGES = libpng-dev libjpeg-dev libblas-dev libopenblas0-pthread pkg-config
+BIN = .build/release
+
+.PHONY: deps build test bench demo clean
+
+# Installs only the Debian packages that are missing; silent when all are present.
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing" >&2; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release
+
+# Numeric code is 10-100x slower in debug builds, so the suite runs in release with testability on.
+test: deps
+	$(SWIFT) build -c release -Xswiftc -enable-testing
+	$(SWIFT) test -c release -Xswiftc -enable-testing
+
+bench: build
+	$(BIN)/facewgan-bench --threads $(THREADS)
+
+demo: build
+	./pipeline.sh
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Data flows one way: executables -> FaceWGAN -> FaceEngine -> system-library shims.
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "FaceWGAN",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "FaceEngine", targets: ["FaceEngine"]),
+        .library(name: "FaceWGAN", targets: ["FaceWGAN"]),
+        .executable(name: "train", targets: ["train"]),
+        .executable(name: "facewgan-bench", targets: ["bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "blas",
+                       providers: [.apt(["libblas-dev", "libopenblas0-pthread"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "FaceEngine", dependencies: ["CBLAS"], swiftSettings: optimize),
+        .target(name: "FaceWGAN", dependencies: ["FaceEngine", "CJPEG", "CPNG"], swiftSettings: optimize),
+        .executableTarget(name: "train", dependencies: [
+            "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "bench", dependencies: [
+            "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: optimize),
+
+        .testTarget(name: "FaceEngineTests", dependencies: ["FaceEngine"]),
+        .testTarget(name: "FaceWGANTests", dependencies: ["FaceWGAN"]),
+        .testTarget(name: "ToolTests", dependencies: ["FaceWGAN"]),
+    ],
+    // Strict concurrency checking would force Sendable wrappers around every pointer the kernels share
+    // between threads; the engine synchronises through Parallel.forRanges alone.
+    swiftLanguageModes: [.v5]
+)

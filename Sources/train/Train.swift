@@ -1,0 +1,7 @@
+import ArgumentParser
+import FaceWGAN
+
+@main
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Train a WGAN-GP face generator.")
+}

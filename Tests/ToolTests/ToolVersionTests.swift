@@ -1,0 +1,3 @@
+import XCTest
+@testable import FaceWGAN
+final class ToolVersionTests: XCTestCase { func testVersion() { XCTAssertFalse(FaceWGANInfo.version.isEmpty) } }
