@@ -1,19 +1,28 @@
 import CBLAS
 
-/// The portable backend: convolutions as im2col + SGEMM over chunks of samples.
+/// The portable backend: convolutions as im2col + SGEMM.
 ///
-/// A chunk's patches form one matrix [Cin*k*k, samples*Ho*Wo], so even the deep layers (4x4 outputs)
-/// give SGEMM a wide matrix; the chunk is sized so that this matrix stays near `patchBudget` floats.
-/// Scratch buffers live in the backend and are reused between calls: it is not meant to be shared
-/// between threads.
+/// Work is split over our worker threads by samples: each worker lowers its own chunk of samples to a
+/// patch matrix [Cin*k*k, samples*Ho*Wo] and runs a single-threaded SGEMM on it, so lowering and
+/// multiplication proceed without barriers and OpenBLAS's own threads never compete with ours
+/// (BLAS is set to one thread; `Parallel.threadCount` is the parallelism). A chunk is sized so its
+/// patch matrix stays near `patchBudget` floats while staying wide enough for SGEMM even at the deep
+/// 4x4 layers. Weight gradients are summed from per-worker partials. Scratch memory lives in the
+/// backend and is reused between calls, so one backend serves one thread of control at a time.
 public final class BLASBackend: ComputeBackend {
     public let name = "blas"
     private let patchBudget: Int
-    private var patches = ScratchBuffer()
-    private var reordered = ScratchBuffer()
+    private var workers: [WorkerScratch] = []
 
-    public init(patchBudget: Int = 1 << 23) {
+    private final class WorkerScratch {
+        var patches = ScratchBuffer()
+        var reordered = ScratchBuffer()
+        var weightGradient = ScratchBuffer()
+    }
+
+    public init(patchBudget: Int = 1 << 21) {
         self.patchBudget = patchBudget
+        BLASRuntime.setThreadCount(1)
     }
 
     public func matmul(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
@@ -24,65 +33,86 @@ public final class BLASBackend: ComputeBackend {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    private func chunkSize(_ geometry: ConvolutionGeometry, batch: Int) -> Int {
-        let perSample = geometry.patchSize * geometry.outputPlane
-        return max(1, min(batch, patchBudget / max(perSample, 1)))
+    /// Calls body(worker, scratch, first, count) for chunks of at most `chunk` samples, each worker
+    /// taking a contiguous share of the batch.
+    private func forEachChunk(batch: Int, _ geometry: ConvolutionGeometry,
+                              _ body: (Int, WorkerScratch, Int, Int) -> Void) -> Int {
+        let perSample = max(geometry.patchSize * geometry.outputPlane, 1)
+        let workerCount = max(1, min(Parallel.threadCount, batch))
+        while workers.count < workerCount { workers.append(WorkerScratch()) }
+        let share = (batch + workerCount - 1) / workerCount
+        let chunk = max(1, min(share, patchBudget / perSample))
+        let scratch = workers
+        Parallel.forEach(workerCount) { worker in
+            let end = min(batch, (worker + 1) * share)
+            var first = worker * share
+            while first < end {
+                let count = min(chunk, end - first)
+                body(worker, scratch[worker], first, count)
+                first += count
+            }
+        }
+        return workerCount
     }
 
     public func convolutionForward(_ geometry: ConvolutionGeometry, batch: Int, input: UnsafePointer<Float>,
                                    weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        let chunk = chunkSize(geometry, batch: batch)
         let plane = geometry.outputPlane, rows = geometry.patchSize, channels = geometry.outputChannels
-        let cols = patches.get(rows * chunk * plane)
-        let product = reordered.get(channels * chunk * plane)
-        var first = 0
-        while first < batch {
-            let count = min(chunk, batch - first)
+        _ = forEachChunk(batch: batch, geometry) { _, scratch, first, count in
             let width = count * plane
+            let cols = scratch.patches.get(rows * width), product = scratch.reordered.get(channels * width)
             Im2Col.lower(geometry, samples: count, input: input + first * geometry.inputItemSize, columns: cols)
             matmul(transposeA: false, transposeB: false, m: channels, n: width, k: rows, alpha: 1,
                    a: weight, lda: rows, b: cols, ldb: width, beta: 0, c: product, ldc: width)
             Im2Col.channelMajorToBatch(channels: channels, samples: count, plane: plane,
                                        source: product, destination: output + first * geometry.outputItemSize)
-            first += count
         }
     }
 
     public func convolutionBackwardData(_ geometry: ConvolutionGeometry, batch: Int, outputGradient: UnsafePointer<Float>,
                                         weight: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>) {
-        let chunk = chunkSize(geometry, batch: batch)
         let plane = geometry.outputPlane, rows = geometry.patchSize, channels = geometry.outputChannels
-        let cols = patches.get(rows * chunk * plane)
-        let gathered = reordered.get(channels * chunk * plane)
-        var first = 0
-        while first < batch {
-            let count = min(chunk, batch - first)
+        _ = forEachChunk(batch: batch, geometry) { _, scratch, first, count in
             let width = count * plane
+            let cols = scratch.patches.get(rows * width), gathered = scratch.reordered.get(channels * width)
             Im2Col.batchToChannelMajor(channels: channels, samples: count, plane: plane,
                                        source: outputGradient + first * geometry.outputItemSize, destination: gathered)
             matmul(transposeA: true, transposeB: false, m: rows, n: width, k: channels, alpha: 1,
                    a: weight, lda: rows, b: gathered, ldb: width, beta: 0, c: cols, ldc: width)
             Im2Col.raise(geometry, samples: count, columns: cols, output: inputGradient + first * geometry.inputItemSize)
-            first += count
         }
     }
 
     public func convolutionBackwardWeights(_ geometry: ConvolutionGeometry, batch: Int, outputGradient: UnsafePointer<Float>,
                                            input: UnsafePointer<Float>, weightGradient: UnsafeMutablePointer<Float>) {
-        let chunk = chunkSize(geometry, batch: batch)
+        if batch == 0 { return }
         let plane = geometry.outputPlane, rows = geometry.patchSize, channels = geometry.outputChannels
-        let cols = patches.get(rows * chunk * plane)
-        let gathered = reordered.get(channels * chunk * plane)
-        var first = 0
-        while first < batch {
-            let count = min(chunk, batch - first)
+        let weightCount = rows * channels
+        // Worker 0 accumulates straight into the result; the others into zeroed partials summed below.
+        let workerCount = max(1, min(Parallel.threadCount, batch))
+        while workers.count < workerCount { workers.append(WorkerScratch()) }
+        let partials = (0..<workerCount).map { worker -> UnsafeMutablePointer<Float> in
+            if worker == 0 { return weightGradient }
+            let partial = workers[worker].weightGradient.get(weightCount)
+            partial.update(repeating: 0, count: weightCount)
+            return partial
+        }
+        _ = forEachChunk(batch: batch, geometry) { worker, scratch, first, count in
             let width = count * plane
+            let cols = scratch.patches.get(rows * width), gathered = scratch.reordered.get(channels * width)
             Im2Col.lower(geometry, samples: count, input: input + first * geometry.inputItemSize, columns: cols)
             Im2Col.batchToChannelMajor(channels: channels, samples: count, plane: plane,
                                        source: outputGradient + first * geometry.outputItemSize, destination: gathered)
             matmul(transposeA: false, transposeB: true, m: channels, n: rows, k: width, alpha: 1,
-                   a: gathered, lda: width, b: cols, ldb: width, beta: 1, c: weightGradient, ldc: rows)
-            first += count
+                   a: gathered, lda: width, b: cols, ldb: width, beta: 1, c: partials[worker], ldc: rows)
+        }
+        if workerCount > 1 {
+            Parallel.forRanges(weightCount) { range in
+                for worker in 1..<workerCount {
+                    let partial = partials[worker]
+                    for index in range { weightGradient[index] += partial[index] }
+                }
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ public enum BLASRuntime {
     private typealias SetThreadsFunction = @convention(c) (Int32) -> Void
 
     private static func symbol(_ name: String) -> UnsafeMutableRawPointer? {
-        dlsym(UnsafeMutableRawPointer(bitPattern: -2), name) ?? dlsym(nil, name)  // RTLD_DEFAULT
+        dlsym(nil, name)  // RTLD_DEFAULT on glibc: search the process's global scope
     }
 
     /// The kernel family OpenBLAS picked ("Prescott", "SkylakeX", ...), or nil for other providers.

@@ -2,6 +2,7 @@
 ///
 /// columns: [Cin*k*k, samples*Ho*Wo]; row (c, ki, kj), column (n, oh, ow) holds
 /// input[n, c, oh*stride - padding + ki, ow*stride - padding + kj] or 0 outside the image.
+/// These run on the calling thread: the backend parallelizes over chunks of samples instead.
 public enum Im2Col {
     /// The output columns `ow` whose input column `ow*stride - padding + offset` lies inside 0..<size.
     @inline(__always)
@@ -19,7 +20,7 @@ public enum Im2Col {
         let k = g.kernelSize, s = g.stride, p = g.padding
         let h = g.inputHeight, w = g.inputWidth, ho = g.outputHeight, wo = g.outputWidth
         let plane = ho * wo, width = samples * plane, inputItem = g.inputItemSize
-        Parallel.forEach(g.patchSize) { row in
+        for row in 0..<g.patchSize {
             let c = row / (k * k), ki = (row / k) % k, kj = row % k
             let columnsRange = validRange(offset: kj, size: w, outputSize: wo, stride: s, padding: p)
             let rowsRange = validRange(offset: ki, size: h, outputSize: ho, stride: s, padding: p)
@@ -29,7 +30,7 @@ public enum Im2Col {
                 let out = target + n * plane
                 for oh in 0..<ho {
                     let line = out + oh * wo
-                    guard rowsRange.contains(oh) else {
+                    if !rowsRange.contains(oh) {
                         line.update(repeating: 0, count: wo)
                         continue
                     }
@@ -52,7 +53,7 @@ public enum Im2Col {
         let k = g.kernelSize, s = g.stride, p = g.padding
         let h = g.inputHeight, w = g.inputWidth, ho = g.outputHeight, wo = g.outputWidth
         let plane = ho * wo, width = samples * plane, inputItem = g.inputItemSize
-        Parallel.forEach(g.inputChannels) { c in
+        for c in 0..<g.inputChannels {
             for n in 0..<samples {
                 (output + n * inputItem + c * h * w).update(repeating: 0, count: h * w)
             }
@@ -82,7 +83,7 @@ public enum Im2Col {
     /// [samples, channels, plane] -> [channels, samples*plane].
     public static func batchToChannelMajor(channels: Int, samples: Int, plane: Int, source: UnsafePointer<Float>,
                                            destination: UnsafeMutablePointer<Float>) {
-        Parallel.forEach(channels) { c in
+        for c in 0..<channels {
             for n in 0..<samples {
                 (destination + (c * samples + n) * plane).update(from: source + (n * channels + c) * plane, count: plane)
             }
@@ -92,7 +93,7 @@ public enum Im2Col {
     /// [channels, samples*plane] -> [samples, channels, plane].
     public static func channelMajorToBatch(channels: Int, samples: Int, plane: Int, source: UnsafePointer<Float>,
                                            destination: UnsafeMutablePointer<Float>) {
-        Parallel.forEach(channels) { c in
+        for c in 0..<channels {
             for n in 0..<samples {
                 (destination + (n * channels + c) * plane).update(from: source + (c * samples + n) * plane, count: plane)
             }

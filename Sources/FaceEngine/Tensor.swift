@@ -6,6 +6,8 @@ public final class Tensor {
     public let shape: [Int]
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
+    /// The tensor whose storage this one views, kept alive while the view lives (nil: owns its storage).
+    private let storageOwner: Tensor?
 
     /// Allocates a zero-filled tensor.
     public init(shape: [Int]) {
@@ -15,6 +17,17 @@ public final class Tensor {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         pointer.initialize(repeating: 0, count: max(count, 1))
+        storageOwner = nil
+    }
+
+    /// A tensor of another shape over the first values of `base` (no copy).
+    public init(viewing base: Tensor, shape: [Int]) {
+        let count = shape.reduce(1, *)
+        precondition(count <= base.count, "view \(shape) larger than its base \(base.shape)")
+        self.shape = shape
+        self.count = count
+        pointer = base.pointer
+        storageOwner = base.storageOwner ?? base
     }
 
     public convenience init(shape: [Int], values: [Float]) {
@@ -23,7 +36,7 @@ public final class Tensor {
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { if storageOwner == nil { pointer.deallocate() } }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
     public var array: [Float] { Array(buffer) }
@@ -48,15 +61,24 @@ public final class Tensor {
     public var itemSize: Int { shape.isEmpty ? 1 : shape.dropFirst().reduce(1, *) }
 }
 
-/// Keeps a tensor of a given shape across steps, reallocating only when the shape changes,
-/// so that the page faults of a fresh large allocation are paid once, not every step.
+/// Keeps storage across steps and hands out tensors of the requested shape over it, growing only
+/// when a larger one is asked for: the page faults of a fresh large allocation are paid once, and a
+/// buffer that alternates between batch sizes (3B in the critic step, B in the generator step) is
+/// never freed and reallocated. Contents are unspecified after `get`.
 public struct ReusableTensor {
+    private var storage: Tensor?
     private var tensor: Tensor?
     public init() {}
+
     public mutating func get(_ shape: [Int]) -> Tensor {
         if let tensor, tensor.shape == shape { return tensor }
-        let fresh = Tensor(shape: shape)
-        tensor = fresh
-        return fresh
+        let count = shape.reduce(1, *)
+        if storage == nil || storage!.count < count { storage = Tensor(shape: [count]) }
+        let view = Tensor(viewing: storage!, shape: shape)
+        tensor = view
+        return view
     }
+
+    /// The tensor last handed out, if any.
+    public var current: Tensor? { tensor }
 }

@@ -1,0 +1,25 @@
+/// Per-channel bias on NCHW tensors, shared by the conv layers (forward add, backward sum).
+public enum ChannelBias {
+    /// y[n, c, :] += bias[c]
+    public static func add(_ bias: UnsafePointer<Float>, to output: UnsafeMutablePointer<Float>,
+                           batch: Int, channels: Int, plane: Int) {
+        Parallel.forEach(batch * channels) { item in
+            let value = bias[item % channels]
+            let row = output + item * plane
+            for index in 0..<plane { row[index] += value }
+        }
+    }
+
+    /// gradient[c] += sum over n and the plane of outputGradient[n, c, :]
+    public static func accumulateGradient(_ outputGradient: UnsafePointer<Float>, into gradient: UnsafeMutablePointer<Float>,
+                                          batch: Int, channels: Int, plane: Int) {
+        Parallel.forEach(channels) { c in
+            var sum: Float = 0
+            for n in 0..<batch {
+                let row = outputGradient + (n * channels + c) * plane
+                for index in 0..<plane { sum += row[index] }
+            }
+            gradient[c] += sum
+        }
+    }
+}

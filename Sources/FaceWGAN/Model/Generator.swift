@@ -1,0 +1,194 @@
+import FaceEngine
+
+/// The DCGAN-style generator (DESIGN.md, "Model"): `fc` Z -> C0*4*4, reshape [C0, 4, 4], `bn0`, ReLU,
+/// then for i in 1..n-1 `up{i}` (ConvTranspose2d without bias, channels halve), `bn{i}`, ReLU, and
+/// `out` (ConvTranspose2d w -> 3 with bias), tanh. Output images [N, 3, S, S] in [-1, 1].
+public final class Generator {
+    public enum Mode {
+        /// Batch statistics; caches for backward; moves the running statistics when asked.
+        case training(updateRunningStatistics: Bool)
+        /// Running statistics: each image depends on its own latent alone.
+        case evaluation
+    }
+
+    public let configuration: ModelConfiguration
+    public let parameters: ParameterStore
+    /// BatchNorm running statistics (`bn{i}.running_mean`, `bn{i}.running_var`).
+    public let buffers: ParameterStore
+    public let backend: ComputeBackend
+    let fc: Dense
+    let norms: [BatchNorm2d]
+    let upsamplings: [ConvTranspose2d]
+    let output: ConvTranspose2d
+
+    private var latents = ReusableTensor()
+    private var preNormalization = ReusableTensor()
+    /// activations[i]: ReLU output after bn{i}, the input of up{i+1} (or of out).
+    private var activations: [ReusableTensor]
+    private var normCaches: [BatchNorm2d.Cache]
+    private var images = ReusableTensor()
+    private var gradients = (ReusableTensor(), ReusableTensor())
+    private var batch = 0
+
+    public init(_ configuration: ModelConfiguration, backend: ComputeBackend) {
+        self.configuration = configuration
+        self.backend = backend
+        var layout = ParameterLayout(), bufferLayout = ParameterLayout()
+        var channels = configuration.topChannels, size = 4
+        fc = Dense("fc", inputs: configuration.latentDimension, outputs: channels * 16, layout: &layout)
+        var norms = [BatchNorm2d("bn0", channels: channels, plane: 16, layout: &layout, buffers: &bufferLayout)]
+        var upsamplings = [ConvTranspose2d]()
+        for stage in 1..<configuration.stages {
+            upsamplings.append(ConvTranspose2d("up\(stage)", inputChannels: channels, outputChannels: channels / 2,
+                                               inputHeight: size, inputWidth: size, bias: false, layout: &layout))
+            channels /= 2
+            size *= 2
+            norms.append(BatchNorm2d("bn\(stage)", channels: channels, plane: size * size, layout: &layout,
+                                     buffers: &bufferLayout))
+        }
+        output = ConvTranspose2d("out", inputChannels: channels, outputChannels: 3, inputHeight: size, inputWidth: size,
+                                 bias: true, layout: &layout)
+        self.norms = norms
+        self.upsamplings = upsamplings
+        parameters = ParameterStore(layout)
+        buffers = ParameterStore(bufferLayout, withGradients: false)
+        activations = norms.map { _ in ReusableTensor() }
+        normCaches = norms.map { _ in BatchNorm2d.Cache() }
+    }
+
+    public func initialize(random: inout RandomGenerator) {
+        fc.initialize(parameters, random: &random)
+        for norm in norms { norm.initialize(parameters, buffers: buffers) }
+        for upsampling in upsamplings { upsampling.initialize(parameters, random: &random) }
+        output.initialize(parameters, random: &random)
+    }
+
+    /// Multiply-adds of one sample's forward pass.
+    public var multiplyAddsPerSample: Int {
+        upsamplings.reduce(fc.inputs * fc.outputs + output.adjointGeometry.multiplyAddsPerSample) {
+            $0 + $1.adjointGeometry.multiplyAddsPerSample
+        }
+    }
+
+    private func itemSize(normalization index: Int) -> Int { norms[index].channels * norms[index].plane }
+
+    /// Normalizes layer `index`'s input in `preNormalization` into `activations[index]`, then ReLU.
+    private func normalize(_ index: Int, mode: Mode, count: Int) -> Tensor {
+        let input = preNormalization.current!.pointer
+        let activation = activations[index].get([count, itemSize(normalization: index)])
+        switch mode {
+        case .training(let update):
+            norms[index].forwardTraining(parameters, buffers, batch: count, input: input, output: activation.pointer,
+                                         cache: &normCaches[index], updateRunningStatistics: update)
+        case .evaluation:
+            norms[index].forwardEvaluation(parameters, buffers, batch: count, input: input, output: activation.pointer)
+        }
+        ReLU.forward(activation.pointer, count: activation.count)
+        return activation
+    }
+
+    /// Runs the layers before bn{index} and returns its input (preNormalization) [count, C, plane].
+    private func forwardToNormalization(_ index: Int, latents z: UnsafePointer<Float>, count: Int, mode: Mode) -> Tensor {
+        let top = preNormalization.get([count * itemSize(normalization: 0)])
+        fc.forward(backend, parameters, batch: count, input: z, output: top.pointer)
+        for stage in 0..<index {
+            let activation = normalize(stage, mode: mode, count: count)
+            let next = preNormalization.get([count * itemSize(normalization: stage + 1)])
+            upsamplings[stage].forward(backend, parameters, batch: count, input: activation.pointer, output: next.pointer)
+        }
+        return preNormalization.current!
+    }
+
+    /// Images [count, 3, S, S] for latents z [count, Z]. The result is reused by the next call.
+    public func forward(latents z: UnsafePointer<Float>, count: Int, mode: Mode) -> Tensor {
+        batch = count
+        let kept = latents.get([count, configuration.latentDimension])
+        kept.pointer.update(from: z, count: kept.count)
+        _ = forwardToNormalization(norms.count - 1, latents: kept.pointer, count: count, mode: mode)
+        let last = normalize(norms.count - 1, mode: mode, count: count)
+        let result = images.get([count, 3, configuration.imageSize, configuration.imageSize])
+        output.forward(backend, parameters, batch: count, input: last.pointer, output: result.pointer)
+        Tanh.forward(result.pointer, count: result.count)
+        return result
+    }
+
+    /// Accumulates into `parameters.gradients` the gradient given dL/dimages of the last training forward.
+    /// `imageGradient` is overwritten.
+    public func backward(imageGradient: UnsafeMutablePointer<Float>) {
+        let count = batch
+        let largest = max(norms.indices.map(itemSize(normalization:)).max()!, configuration.imageItemSize)
+        var current = gradients.0.get([count * largest]).pointer
+        var other = gradients.1.get([count * largest]).pointer
+        Tanh.backward(output: images.current!.pointer, gradient: imageGradient, count: count * configuration.imageItemSize)
+        let last = norms.count - 1
+        output.backward(backend, parameters, batch: count, input: activations[last].current!.pointer,
+                        outputGradient: imageGradient, inputGradient: current)
+        for index in stride(from: last, through: 0, by: -1) {
+            let activation = activations[index].current!
+            ReLU.backward(output: activation.pointer, gradient: current, count: activation.count)
+            norms[index].backward(parameters, batch: count, outputGradient: current, inputGradient: other,
+                                  cache: normCaches[index])
+            swap(&current, &other)
+            if index > 0 {
+                upsamplings[index - 1].backward(backend, parameters, batch: count,
+                                                input: activations[index - 1].current!.pointer,
+                                                outputGradient: current, inputGradient: other)
+                swap(&current, &other)
+            }
+        }
+        fc.backward(backend, parameters, batch: count, input: latents.current!.pointer, outputGradient: current,
+                    inputGradient: nil)
+    }
+
+    /// Sets every BatchNorm's running statistics to exactly what one training-mode pass over all of
+    /// `latents` [M, Z] would use: mean and biased variance over the whole set, layer by layer (each
+    /// later layer sees the earlier ones normalized by the full-set statistics), computed in chunks
+    /// of `chunk` latents so memory stays bounded. The stored variance is unbiased, as PyTorch's.
+    public func recomputeBatchNormStatistics(latents z: UnsafePointer<Float>, count: Int, chunk: Int = 256) {
+        let zDim = configuration.latentDimension
+        for index in norms.indices {
+            let channels = norms[index].channels, plane = norms[index].plane
+            var sums = [Double](repeating: 0, count: channels)
+            var squares = [Double](repeating: 0, count: channels)
+            var first = 0
+            while first < count {
+                let size = min(chunk, count - first)
+                let input = forwardToNormalization(index, latents: z + first * zDim, count: size, mode: .evaluation)
+                let pointer = input.pointer
+                sums.withUnsafeMutableBufferPointer { sumsBuffer in
+                    squares.withUnsafeMutableBufferPointer { squaresBuffer in
+                        Parallel.forEach(channels) { c in
+                            var sum = 0.0, square = 0.0
+                            for n in 0..<size {
+                                let row = pointer + (n * channels + c) * plane
+                                for position in 0..<plane {
+                                    let value = Double(row[position])
+                                    sum += value
+                                    square += value * value
+                                }
+                            }
+                            sumsBuffer[c] += sum
+                            squaresBuffer[c] += square
+                        }
+                    }
+                }
+                first += size
+            }
+            // Until all layers are done, running_var holds the biased variance: that is what a
+            // training-mode pass normalizes with.
+            let total = Double(count * plane)
+            let means = buffers.value(norms[index].runningMean), variances = buffers.value(norms[index].runningVariance)
+            for c in 0..<channels {
+                let mean = sums[c] / total
+                means[c] = Float(mean)
+                variances[c] = Float(max(squares[c] / total - mean * mean, 0))
+            }
+        }
+        for norm in norms {
+            let total = Double(count * norm.plane)
+            let unbiased = Float(total > 1 ? total / (total - 1) : 1)
+            let variances = buffers.value(norm.runningVariance)
+            for c in 0..<norm.channels { variances[c] *= unbiased }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import FaceEngine
+
+/// The terms of one critic loss evaluation (DESIGN.md, "Training").
+public struct CriticLossTerms: Equatable, Sendable {
+    /// W = mean D(x) - mean D(x~), the Wasserstein estimate reported to users.
+    public var wasserstein: Float
+    /// lambda * mean_i (||grad D(x^_i)|| - 1)^2
+    public var penalty: Float
+    /// L_D = mean D(x~) - mean D(x) + penalty
+    public var loss: Float { -wasserstein + penalty }
+    /// mean_i ||grad D(x^_i)||
+    public var meanGradientNorm: Float
+}
+
+/// The WGAN-GP losses and their exact gradients for a generator / critic pair.
+///
+/// The critic sees real, fake and interpolated images in one concatenated batch [3B, 3, S, S].
+/// The penalty's parameter gradient is computed forward-over-reverse: backward to the interpolates'
+/// input gradients g_i, v_i = lambda*2*(||g_i|| - 1)/(B*||g_i||)*g_i, a linearized forward of v, then a
+/// dual backward whose parameter gradients are exactly d(penalty)/d(theta).
+public final class WGANGPLoss {
+    public let generator: Generator
+    public let critic: Critic
+    public var lambda: Float
+    private var seeds = ReusableTensor()
+
+    public init(generator: Generator, critic: Critic, lambda: Float = 10) {
+        self.generator = generator
+        self.critic = critic
+        self.lambda = lambda
+    }
+
+    /// Sets `critic.parameters.gradients` to dL_D/dtheta for real and fake batches [B, 3, S, S] and
+    /// interpolation weights t [B] (x^ = t*real + (1-t)*fake). Returns the loss terms.
+    public func criticLossAndGradients(real: UnsafePointer<Float>, fake: UnsafePointer<Float>,
+                                       interpolation t: UnsafePointer<Float>, batch: Int) -> CriticLossTerms {
+        let item = critic.configuration.imageItemSize
+        let input = critic.inputBuffer(batch: 3 * batch).pointer
+        input.update(from: real, count: batch * item)
+        (input + batch * item).update(from: fake, count: batch * item)
+        let interpolates = input + 2 * batch * item
+        Parallel.forEach(batch) { sample in
+            let weight = t[sample], base = sample * item
+            for index in base..<(base + item) {
+                interpolates[index] = weight * real[index] + (1 - weight) * fake[index]
+            }
+        }
+        let scores = critic.forward(batch: 3 * batch)
+        var realSum: Float = 0, fakeSum: Float = 0
+        for sample in 0..<batch {
+            realSum += scores[sample]
+            fakeSum += scores[batch + sample]
+        }
+        let wasserstein = (realSum - fakeSum) / Float(batch)
+
+        // g_i = grad_x D(x^_i): backward from seed 1 over the interpolates, input gradients only.
+        let seed = seeds.get([4 * batch])
+        let ones = seed.pointer + 3 * batch
+        ones.update(repeating: 1, count: batch)
+        let gradient = critic.inputGradient(sampleOffset: 2 * batch, count: batch, outputGradient: ones)
+
+        // v_i into the tangent buffer; the penalty and mean norm on the way.
+        let tangent = critic.tangentBuffer(count: batch).pointer
+        var penaltySum: Float = 0, normSum: Float = 0
+        let lambda = lambda
+        for sample in 0..<batch {
+            let g = gradient + sample * item, v = tangent + sample * item
+            var squares: Double = 0
+            for index in 0..<item { squares += Double(g[index] * g[index]) }
+            let norm = Float(squares.squareRoot())
+            penaltySum += (norm - 1) * (norm - 1)
+            normSum += norm
+            let scale: Float = norm > 0 ? lambda * 2 * (norm - 1) / (Float(batch) * norm) : 0
+            for index in 0..<item { v[index] = scale * g[index] }
+        }
+        critic.linearizedForward(sampleOffset: 2 * batch, count: batch)
+
+        // Seeds: d L_D / d D(x) = -1/B for real, +1/B for fake; the tangent output's seed is 1.
+        let primal = seed.pointer
+        primal.update(repeating: -1 / Float(batch), count: batch)
+        (primal + batch).update(repeating: 1 / Float(batch), count: batch)
+        (primal + 2 * batch).update(repeating: 0, count: batch)
+        critic.parameters.zeroGradients()
+        critic.dualBackward(livePrimalBatch: 2 * batch, primalSeed: primal, tangentOffset: 2 * batch,
+                            tangentCount: batch, tangentSeed: ones)
+        return CriticLossTerms(wasserstein: wasserstein, penalty: lambda * penaltySum / Float(batch),
+                               meanGradientNorm: normSum / Float(batch))
+    }
+
+    /// Sets `generator.parameters.gradients` to dL_G/dtheta, L_G = -mean D(G(z)), where `fake` is the
+    /// output of the generator's last training-mode forward [B, 3, S, S]. Returns L_G.
+    public func generatorLossAndGradients(fake: UnsafePointer<Float>, batch: Int) -> Float {
+        let input = critic.inputBuffer(batch: batch)
+        input.pointer.update(from: fake, count: input.count)
+        let scores = critic.forward(batch: batch)
+        var sum: Float = 0
+        for sample in 0..<batch { sum += scores[sample] }
+        let seed = seeds.get([4 * batch])
+        seed.pointer.update(repeating: -1 / Float(batch), count: batch)
+        let imageGradient = critic.inputGradient(sampleOffset: 0, count: batch, outputGradient: seed.pointer)
+        generator.parameters.zeroGradients()
+        generator.backward(imageGradient: imageGradient)
+        return -sum / Float(batch)
+    }
+}

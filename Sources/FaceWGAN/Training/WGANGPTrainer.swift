@@ -1,0 +1,74 @@
+import FaceEngine
+
+/// Hyperparameters of Algorithm 1 (Gulrajani et al. 2017) with the paper's defaults.
+public struct TrainingHyperparameters: Equatable, Sendable, Codable {
+    public var batchSize = 64
+    public var criticIterations = 5
+    public var lambda: Float = 10
+    public var learningRate: Float = 1e-4
+    public var beta1: Float = 0
+    public var beta2: Float = 0.9
+    public init() {}
+}
+
+/// One generator / critic pair with their optimizers and random stream: the critic step and the
+/// generator step of WGAN-GP, each ending with an Adam update.
+public final class WGANGPTrainer {
+    public let configuration: ModelConfiguration
+    public var hyperparameters: TrainingHyperparameters
+    public let generator: Generator
+    public let critic: Critic
+    public let loss: WGANGPLoss
+    public let generatorOptimizer: Adam
+    public let criticOptimizer: Adam
+    public var random: RandomGenerator
+    private var latents = ReusableTensor()
+    private var interpolation = ReusableTensor()
+
+    public init(configuration: ModelConfiguration, hyperparameters: TrainingHyperparameters,
+                backend: ComputeBackend, seed: UInt64) {
+        self.configuration = configuration
+        self.hyperparameters = hyperparameters
+        generator = Generator(configuration, backend: backend)
+        critic = Critic(configuration, backend: backend)
+        random = RandomGenerator(seed: seed)
+        generator.initialize(random: &random)
+        critic.initialize(random: &random)
+        loss = WGANGPLoss(generator: generator, critic: critic, lambda: hyperparameters.lambda)
+        generatorOptimizer = Adam(parameterCount: generator.parameters.values.count, learningRate: hyperparameters.learningRate,
+                                  beta1: hyperparameters.beta1, beta2: hyperparameters.beta2)
+        criticOptimizer = Adam(parameterCount: critic.parameters.values.count, learningRate: hyperparameters.learningRate,
+                               beta1: hyperparameters.beta1, beta2: hyperparameters.beta2)
+    }
+
+    private func sampleLatents(_ count: Int) -> Tensor {
+        let z = latents.get([count, configuration.latentDimension])
+        random.fillNormal(z.buffer)
+        return z
+    }
+
+    /// One critic step on a real batch [B, 3, S, S]: z ~ N(0, I), x~ = G(z), t ~ U[0, 1), Adam on the critic.
+    @discardableResult
+    public func criticStep(real: UnsafePointer<Float>) -> CriticLossTerms {
+        let batch = hyperparameters.batchSize
+        let z = sampleLatents(batch)
+        let fake = generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: true))
+        let t = interpolation.get([batch])
+        random.fillUniform(t.buffer)
+        loss.lambda = hyperparameters.lambda
+        let terms = loss.criticLossAndGradients(real: real, fake: fake.pointer, interpolation: t.pointer, batch: batch)
+        criticOptimizer.update(critic.parameters)
+        return terms
+    }
+
+    /// One generator step: L_G = -mean D(G(z)), Adam on the generator. Returns L_G.
+    @discardableResult
+    public func generatorStep() -> Float {
+        let batch = hyperparameters.batchSize
+        let z = sampleLatents(batch)
+        let fake = generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: true))
+        let value = loss.generatorLossAndGradients(fake: fake.pointer, batch: batch)
+        generatorOptimizer.update(generator.parameters)
+        return value
+    }
+}

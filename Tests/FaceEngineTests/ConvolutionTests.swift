@@ -1,0 +1,169 @@
+@testable import FaceEngine
+import XCTest
+
+/// Conv2d and ConvTranspose2d against direct loops (forward) and finite differences (backward).
+final class ConvolutionTests: XCTestCase {
+    let geometries = [
+        ConvolutionGeometry(inputChannels: 3, outputChannels: 5, inputHeight: 8, inputWidth: 8),  // 4x4 s2 p1
+        ConvolutionGeometry(inputChannels: 2, outputChannels: 3, inputHeight: 7, inputWidth: 5, kernelSize: 3, stride: 1, padding: 1),
+        ConvolutionGeometry(inputChannels: 2, outputChannels: 4, inputHeight: 7, inputWidth: 4, kernelSize: 5, stride: 3, padding: 2),
+    ]
+
+    /// Direct convolution in Double, the definition the backend must match.
+    func referenceConvolution(_ g: ConvolutionGeometry, batch: Int, input: [Float], weight: [Float]) -> [Double] {
+        var output = [Double](repeating: 0, count: batch * g.outputItemSize)
+        let k = g.kernelSize
+        for n in 0..<batch {
+            for co in 0..<g.outputChannels {
+                for oh in 0..<g.outputHeight {
+                    for ow in 0..<g.outputWidth {
+                        var sum = 0.0
+                        for ci in 0..<g.inputChannels {
+                            for ki in 0..<k {
+                                for kj in 0..<k {
+                                    let ih = oh * g.stride - g.padding + ki, iw = ow * g.stride - g.padding + kj
+                                    guard ih >= 0, ih < g.inputHeight, iw >= 0, iw < g.inputWidth else { continue }
+                                    sum += Double(input[((n * g.inputChannels + ci) * g.inputHeight + ih) * g.inputWidth + iw])
+                                        * Double(weight[((co * g.inputChannels + ci) * k + ki) * k + kj])
+                                }
+                            }
+                        }
+                        output[((n * g.outputChannels + co) * g.outputHeight + oh) * g.outputWidth + ow] = sum
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    func testConvolutionForwardMatchesDirectLoops() {
+        var random = RandomGenerator(seed: 1)
+        for (index, geometry) in geometries.enumerated() {
+            for threads in [1, 2] {
+                Parallel.setThreadCount(threads)
+                let batch = 3
+                var layout = ParameterLayout()
+                let conv = Conv2d("conv", geometry, bias: true, layout: &layout)
+                let store = ParameterStore(layout)
+                conv.initialize(store, random: &random)
+                let input = Tensor.random([batch, geometry.inputItemSize], random: &random)
+                let output = Tensor(shape: [batch, geometry.outputItemSize])
+                // A tiny patch budget forces several chunks per worker.
+                let backend = BLASBackend(patchBudget: geometry.patchSize * geometry.outputPlane)
+                conv.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
+                let expected = referenceConvolution(geometry, batch: batch, input: input.array, weight: store.array(conv.weight))
+                let bias = store.array(conv.bias!)
+                for position in 0..<output.count {
+                    let channel = (position / geometry.outputPlane) % geometry.outputChannels
+                    XCTAssertEqual(Double(output[position]), expected[position] + Double(bias[channel]), accuracy: 1e-4,
+                                   "geometry \(index) position \(position)")
+                }
+            }
+        }
+        Parallel.setThreadCount(System.coreCount)
+    }
+
+    func testConvolutionGradientsMatchFiniteDifferences() {
+        var random = RandomGenerator(seed: 2)
+        let backend = BLASBackend()
+        for (index, geometry) in geometries.enumerated() {
+            let batch = 2
+            var layout = ParameterLayout()
+            let conv = Conv2d("conv", geometry, bias: true, layout: &layout)
+            let store = ParameterStore(layout)
+            conv.initialize(store, random: &random)
+            let input = Tensor.random([batch, geometry.inputItemSize], random: &random)
+            let output = Tensor(shape: [batch, geometry.outputItemSize])
+            let weights = GradientCheck.randomArray(output.count, random: &random)
+            func loss() -> Double {
+                conv.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
+                return GradientCheck.weightedSum(output.pointer, weights)
+            }
+            let outputGradient = Tensor(shape: [output.count], values: weights)
+            let inputGradient = Tensor(shape: input.shape)
+            store.zeroGradients()
+            conv.backward(backend, store, batch: batch, input: input.pointer, outputGradient: outputGradient.pointer,
+                          inputGradient: inputGradient.pointer)
+            // The loss is linear in each argument: only rounding separates the quotient from the derivative.
+            GradientCheck.assertClose(GradientCheck.directional(values: input.pointer, count: input.count,
+                                                                analytic: inputGradient.array, loss: loss),
+                                      relative: 1e-4, absolute: 1e-4, "geometry \(index) input")
+            for slot in [conv.weight, conv.bias!] {
+                GradientCheck.assertClose(GradientCheck.directional(values: store.value(slot), count: slot.count,
+                                                                    analytic: store.gradientArray(slot), loss: loss),
+                                          relative: 1e-4, absolute: 1e-4, "geometry \(index) \(slot.name)")
+            }
+        }
+    }
+
+    func testTransposedConvolutionIsTheAdjointAndHasCorrectGradients() {
+        var random = RandomGenerator(seed: 3)
+        let backend = BLASBackend()
+        for (index, geometry) in geometries.enumerated() {
+            let batch = 2
+            var layout = ParameterLayout()
+            let transposed = ConvTranspose2d("up", inputChannels: geometry.outputChannels,
+                                             outputChannels: geometry.inputChannels,
+                                             inputHeight: geometry.outputHeight, inputWidth: geometry.outputWidth,
+                                             kernelSize: geometry.kernelSize, stride: geometry.stride,
+                                             padding: geometry.padding, bias: true, layout: &layout)
+            let store = ParameterStore(layout)
+            transposed.initialize(store, random: &random)
+            XCTAssertEqual(store.slots[0].shape, [geometry.outputChannels, geometry.inputChannels,
+                                                 geometry.kernelSize, geometry.kernelSize])
+            let input = Tensor.random([batch, transposed.inputItemSize], random: &random)
+            let output = Tensor(shape: [batch, transposed.outputItemSize])
+            transposed.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
+            // <convT(x), y> = <x, conv(y)> + <bias, sum y>: the defining property of the transpose.
+            let probe = Tensor.random(output.shape, random: &random)
+            let convolved = referenceConvolution(geometry, batch: batch, input: probe.array, weight: store.array(transposed.weight))
+            var left = 0.0, right = 0.0
+            for position in 0..<output.count { left += Double(output[position]) * Double(probe[position]) }
+            for position in 0..<input.count { right += Double(input[position]) * convolved[position] }
+            let bias = store.array(transposed.bias!)
+            for position in 0..<probe.count {
+                right += Double(bias[(position / geometry.inputPlane) % geometry.inputChannels]) * Double(probe[position])
+            }
+            XCTAssertEqual(left, right, accuracy: 1e-3 * max(1, abs(left)), "geometry \(index)")
+
+            let weights = GradientCheck.randomArray(output.count, random: &random)
+            func loss() -> Double {
+                transposed.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
+                return GradientCheck.weightedSum(output.pointer, weights)
+            }
+            let outputGradient = Tensor(shape: [output.count], values: weights)
+            let inputGradient = Tensor(shape: input.shape)
+            store.zeroGradients()
+            transposed.backward(backend, store, batch: batch, input: input.pointer, outputGradient: outputGradient.pointer,
+                                inputGradient: inputGradient.pointer)
+            GradientCheck.assertClose(GradientCheck.directional(values: input.pointer, count: input.count,
+                                                                analytic: inputGradient.array, loss: loss),
+                                      relative: 1e-4, absolute: 1e-4, "geometry \(index) input")
+            for slot in [transposed.weight, transposed.bias!] {
+                GradientCheck.assertClose(GradientCheck.directional(values: store.value(slot), count: slot.count,
+                                                                    analytic: store.gradientArray(slot), loss: loss),
+                                          relative: 1e-4, absolute: 1e-4, "geometry \(index) \(slot.name)")
+            }
+        }
+    }
+
+    func testLinearizedForwardIsTheForwardWithoutBias() {
+        var random = RandomGenerator(seed: 4)
+        let backend = BLASBackend()
+        let geometry = geometries[0]
+        var layout = ParameterLayout()
+        let conv = Conv2d("conv", geometry, bias: true, layout: &layout)
+        let store = ParameterStore(layout)
+        conv.initialize(store, random: &random)
+        let tangent = Tensor.random([2, geometry.inputItemSize], random: &random)
+        let linearized = Tensor(shape: [2, geometry.outputItemSize])
+        let forward = Tensor(shape: linearized.shape)
+        conv.linearizedForward(backend, store, batch: 2, tangent: tangent.pointer, tangentOutput: linearized.pointer)
+        conv.forward(backend, store, batch: 2, input: tangent.pointer, output: forward.pointer)
+        let bias = store.array(conv.bias!)
+        for position in 0..<linearized.count {
+            let channel = (position / geometry.outputPlane) % geometry.outputChannels
+            XCTAssertEqual(linearized[position], forward[position] - bias[channel], accuracy: 1e-5)
+        }
+    }
+}

@@ -1,0 +1,153 @@
+@testable import FaceEngine
+import XCTest
+
+/// The critic's layer normalization: forward against its definition, and backward, linearized
+/// forward and dual backward (with the second-order term) against finite differences.
+final class LayerNormTests: XCTestCase {
+    let channels = 3, plane = 4, batch = 3
+
+    func makeLayer(random: inout RandomGenerator) -> (LayerNorm, ParameterStore) {
+        var layout = ParameterLayout()
+        let norm = LayerNorm("norm", channels: channels, plane: plane, layout: &layout)
+        let store = ParameterStore(layout)
+        // Non-trivial scale and offset, so that a missing gamma in any term shows.
+        store.set(norm.scale, GradientCheck.randomArray(channels, random: &random, scale: 0.5).map { $0 + 1 })
+        store.set(norm.offset, GradientCheck.randomArray(channels, random: &random, scale: 0.5))
+        return (norm, store)
+    }
+
+    func testForwardMatchesGroupNormDefinition() {
+        var random = RandomGenerator(seed: 11)
+        let (norm, store) = makeLayer(random: &random)
+        let input = Tensor.random([batch, channels * plane], random: &random, scale: 2)
+        let output = Tensor(shape: input.shape)
+        var cache = LayerNorm.Cache()
+        norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
+        let gamma = store.array(norm.scale), beta = store.array(norm.offset)
+        for sample in 0..<batch {
+            let values = (0..<(channels * plane)).map { Double(input[sample * channels * plane + $0]) }
+            let mean = values.reduce(0, +) / Double(values.count)
+            let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
+            for index in values.indices {
+                let expected = (values[index] - mean) / (variance + 1e-5).squareRoot() * Double(gamma[index / plane])
+                    + Double(beta[index / plane])
+                XCTAssertEqual(Double(output[sample * channels * plane + index]), expected, accuracy: 1e-5)
+            }
+        }
+    }
+
+    func testBackwardMatchesFiniteDifferences() {
+        var random = RandomGenerator(seed: 12)
+        let (norm, store) = makeLayer(random: &random)
+        let input = Tensor.random([batch, channels * plane], random: &random)
+        let output = Tensor(shape: input.shape)
+        let weights = GradientCheck.randomArray(output.count, random: &random)
+        var cache = LayerNorm.Cache()
+        func loss() -> Double {
+            var scratch = LayerNorm.Cache()
+            norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &scratch)
+            return GradientCheck.weightedSum(output.pointer, weights)
+        }
+        norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
+        let outputGradient = Tensor(shape: [output.count], values: weights)
+        let inputGradient = Tensor(shape: input.shape)
+        store.zeroGradients()
+        norm.backward(store, batch: batch, outputGradient: outputGradient.pointer, inputGradient: inputGradient.pointer, cache: cache)
+        GradientCheck.assertClose(GradientCheck.directional(values: input.pointer, count: input.count,
+                                                            analytic: inputGradient.array, step: 1e-3, loss: loss),
+                                  relative: 2e-3, absolute: 1e-4, "input")
+        for slot in [norm.scale, norm.offset] {
+            GradientCheck.assertClose(GradientCheck.directional(values: store.value(slot), count: slot.count,
+                                                                analytic: store.gradientArray(slot), step: 1e-3, loss: loss),
+                                      relative: 2e-3, absolute: 1e-4, slot.name)
+        }
+    }
+
+    func testLinearizedForwardIsTheDirectionalDerivative() {
+        var random = RandomGenerator(seed: 13)
+        let (norm, store) = makeLayer(random: &random)
+        let input = Tensor.random([batch, channels * plane], random: &random)
+        let tangent = Tensor.random([batch - 1, channels * plane], random: &random)
+        var cache = LayerNorm.Cache(), tangentCache = LayerNorm.TangentCache()
+        let output = Tensor(shape: input.shape)
+        norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
+        let tangentOutput = Tensor(shape: tangent.shape)
+        norm.linearizedForward(store, batch: batch - 1, sampleOffset: 1, tangent: tangent.pointer,
+                               tangentOutput: tangentOutput.pointer, cache: cache, tangentCache: &tangentCache)
+        // Central difference of the forward along the tangent, sample by sample, in Double of Float evaluations.
+        let step: Float = 1e-3
+        func shifted(_ sign: Float) -> [Float] {
+            let moved = input.clone()
+            for index in 0..<tangent.count { moved[channels * plane + index] += sign * step * tangent[index] }
+            let result = Tensor(shape: input.shape)
+            var scratch = LayerNorm.Cache()
+            norm.forward(store, batch: batch, input: moved.pointer, output: result.pointer, cache: &scratch)
+            return result.array
+        }
+        let plus = shifted(1), minus = shifted(-1)
+        for index in 0..<tangent.count {
+            let numeric = (Double(plus[channels * plane + index]) - Double(minus[channels * plane + index])) / (2 * Double(step))
+            XCTAssertEqual(Double(tangentOutput[index]), numeric, accuracy: 2e-3 * max(1, abs(numeric)), "index \(index)")
+        }
+    }
+
+    /// S = sum over live samples <Y0, y(x)> + sum over tangent samples <Y'0, y'(x; x')>.
+    /// The dual backward must give dS/dx, dS/dx', dS/dgamma and dS/dbeta: the x part includes the
+    /// second-order term (how the Jacobian moves with x), which only a correct formula gets right.
+    func testDualBackwardMatchesFiniteDifferences() {
+        var random = RandomGenerator(seed: 14)
+        let (norm, store) = makeLayer(random: &random)
+        let n = channels * plane
+        let live = 2, tangentOffset = 1, tangentBatch = 2
+        let input = Tensor.random([batch, n], random: &random)
+        let tangent = Tensor.random([tangentBatch, n], random: &random)
+        let primalSeed = GradientCheck.randomArray(live * n, random: &random)
+        let tangentSeed = GradientCheck.randomArray(tangentBatch * n, random: &random)
+        func objective() -> Double {
+            var cache = LayerNorm.Cache(), tangentCache = LayerNorm.TangentCache()
+            let output = Tensor(shape: input.shape), tangentOutput = Tensor(shape: tangent.shape)
+            norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
+            norm.linearizedForward(store, batch: tangentBatch, sampleOffset: tangentOffset, tangent: tangent.pointer,
+                                   tangentOutput: tangentOutput.pointer, cache: cache, tangentCache: &tangentCache)
+            return GradientCheck.weightedSum(output.pointer, primalSeed) + GradientCheck.weightedSum(tangentOutput.pointer, tangentSeed)
+        }
+        var cache = LayerNorm.Cache(), tangentCache = LayerNorm.TangentCache()
+        let output = Tensor(shape: input.shape), tangentOutput = Tensor(shape: tangent.shape)
+        norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
+        norm.linearizedForward(store, batch: tangentBatch, sampleOffset: tangentOffset, tangent: tangent.pointer,
+                               tangentOutput: tangentOutput.pointer, cache: cache, tangentCache: &tangentCache)
+        let outputGradient = Tensor(shape: [batch * n])
+        outputGradient.pointer.update(from: primalSeed, count: primalSeed.count)
+        let tangentOutputGradient = Tensor(shape: [tangentBatch * n], values: tangentSeed)
+        let inputGradient = Tensor(shape: input.shape), tangentInputGradient = Tensor(shape: tangent.shape)
+        store.zeroGradients()
+        norm.dualBackward(store, batch: batch, livePrimalBatch: live, tangentOffset: tangentOffset, tangentBatch: tangentBatch,
+                          outputGradient: outputGradient.pointer, tangentOutputGradient: tangentOutputGradient.pointer,
+                          inputGradient: inputGradient.pointer, tangentInputGradient: tangentInputGradient.pointer,
+                          cache: cache, tangentCache: tangentCache)
+        GradientCheck.assertClose(GradientCheck.directional(values: input.pointer, count: input.count,
+                                                            analytic: inputGradient.array, step: 1e-3, loss: objective),
+                                  relative: 3e-3, absolute: 2e-4, "primal input")
+        GradientCheck.assertClose(GradientCheck.directional(values: tangent.pointer, count: tangent.count,
+                                                            analytic: tangentInputGradient.array, step: 1e-3, loss: objective),
+                                  relative: 3e-3, absolute: 2e-4, "tangent input")
+        for slot in [norm.scale, norm.offset] {
+            GradientCheck.assertClose(GradientCheck.directional(values: store.value(slot), count: slot.count,
+                                                                analytic: store.gradientArray(slot), step: 1e-3, loss: objective),
+                                      relative: 3e-3, absolute: 2e-4, slot.name)
+        }
+        // Coordinate checks on the sample with both a tangent and a zero primal seed: its input gradient
+        // is the second-order term alone.
+        for index in [2 * n, 2 * n + 5, 3 * n - 1] {
+            let original = input[index]
+            input[index] = original + 1e-3
+            let plus = objective()
+            input[index] = original - 1e-3
+            let minus = objective()
+            input[index] = original
+            let numeric = (plus - minus) / 2e-3
+            XCTAssertEqual(Double(inputGradient[index]), numeric, accuracy: 3e-3 * max(1, abs(numeric)), "x[\(index)]")
+            XCTAssertGreaterThan(abs(numeric), 1e-3, "the second-order term should be visible at x[\(index)]")
+        }
+    }
+}
