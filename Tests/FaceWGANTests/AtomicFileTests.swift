@@ -1,0 +1,134 @@
+import Foundation
+import XCTest
+@testable import FaceWGAN
+
+final class AtomicFileTests: XCTestCase {
+    private var directory = ""
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("AtomicFileTests-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+    }
+
+    override func tearDownWithError() throws {
+        try FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func entries(of directory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+    }
+
+    private func contents(of path: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Runs `body`, which must throw a FormatError, and returns that error.
+    private func formatError(_ body: () throws -> Void, file: StaticString = #filePath, line: UInt = #line) -> FormatError? {
+        do {
+            try body()
+            XCTFail("expected a FormatError", file: file, line: line)
+        } catch let error as FormatError {
+            return error
+        } catch {
+            XCTFail("expected a FormatError, got \(error)", file: file, line: line)
+        }
+        return nil
+    }
+
+    func testWriteCreatesThenReplacesContentAndLeavesNoTemporaryFile() throws {
+        let path = directory + "/weights.bin"
+        try AtomicFile.write([1, 2, 3, 4, 5], to: path)
+        XCTAssertEqual(try contents(of: path), [1, 2, 3, 4, 5])
+        try AtomicFile.write([9, 8], to: path)
+        XCTAssertEqual(try contents(of: path), [9, 8])
+        try AtomicFile.write([UInt8](), to: path)
+        XCTAssertEqual(try contents(of: path), [])
+        XCTAssertEqual(try entries(of: directory), ["weights.bin"])
+    }
+
+    func testDataAndTextOverloadsWriteTheSameBytes() throws {
+        try AtomicFile.write(Data([0x68, 0xC3, 0xA9]), to: directory + "/data.txt")
+        try AtomicFile.write("hé", to: directory + "/text.txt")
+        XCTAssertEqual(try contents(of: directory + "/data.txt"), [0x68, 0xC3, 0xA9])
+        XCTAssertEqual(try contents(of: directory + "/text.txt"), [0x68, 0xC3, 0xA9])
+    }
+
+    func testRelativePathWritesIntoTheCurrentDirectory() throws {
+        let previous = FileManager.default.currentDirectoryPath
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(directory))
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
+        try AtomicFile.write("relative", to: "plain.txt")
+        XCTAssertEqual(try contents(of: directory + "/plain.txt"), Array("relative".utf8))
+        XCTAssertEqual(try entries(of: directory), ["plain.txt"])
+    }
+
+    func testMissingDirectoryThrowsErrorNamingPathAndReason() throws {
+        let path = directory + "/missing/weights.bin"
+        let error = formatError { try AtomicFile.write([1], to: path) }
+        XCTAssertEqual(error?.path, path)
+        XCTAssertTrue(error?.message.contains("No such file or directory") ?? false, "\(String(describing: error))")
+        XCTAssertEqual(try entries(of: directory), [])
+    }
+
+    func testPathUnderRegularFileThrowsAndLeavesThatFileIntact() throws {
+        let regularFile = directory + "/checkpoint.safetensors"
+        try AtomicFile.write([7, 7, 7], to: regularFile)
+        let error = formatError { try AtomicFile.write([1], to: regularFile + "/inner.bin") }
+        XCTAssertTrue(error?.message.contains("Not a directory") ?? false, "\(String(describing: error))")
+        XCTAssertEqual(try contents(of: regularFile), [7, 7, 7])
+        XCTAssertEqual(try entries(of: directory), ["checkpoint.safetensors"])
+    }
+
+    /// The temporary file is created and written, then the rename fails: it must be removed again.
+    func testFailedRenameRemovesTemporaryFileAndKeepsOldContent() throws {
+        let occupied = directory + "/occupied"
+        try FileManager.default.createDirectory(atPath: occupied, withIntermediateDirectories: false)
+        try AtomicFile.write([5], to: occupied + "/kept.bin")
+        let error = formatError { try AtomicFile.write([1, 2, 3], to: occupied) }
+        XCTAssertEqual(error?.path, occupied)
+        XCTAssertTrue(error?.message.contains("rename") ?? false, "\(String(describing: error))")
+        XCTAssertEqual(try entries(of: directory), ["occupied"])
+        XCTAssertEqual(try contents(of: occupied + "/kept.bin"), [5])
+    }
+
+    /// A write that fails half way (here: over the file size limit, like a full disk) leaves the old
+    /// file as it was and no temporary file.
+    func testFailedWriteKeepsOldFileAndRemovesTemporaryFile() throws {
+        let path = directory + "/weights.bin"
+        try AtomicFile.write([UInt8](repeating: 1, count: 100), to: path)
+
+        var previousLimit = rlimit()
+        XCTAssertEqual(getrlimit(Int32(RLIMIT_FSIZE.rawValue), &previousLimit), 0)
+        var smallLimit = previousLimit
+        smallLimit.rlim_cur = 1000
+        let previousHandler = signal(SIGXFSZ, SIG_IGN)  // write then fails with EFBIG instead of killing us
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_FSIZE.rawValue), &smallLimit), 0)
+        let error = formatError { try AtomicFile.write([UInt8](repeating: 2, count: 5000), to: path) }
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_FSIZE.rawValue), &previousLimit), 0)
+        signal(SIGXFSZ, previousHandler)
+
+        XCTAssertTrue(error?.message.contains("cannot write") ?? false, "\(String(describing: error))")
+        XCTAssertEqual(try contents(of: path), [UInt8](repeating: 1, count: 100))
+        XCTAssertEqual(try entries(of: directory), ["weights.bin"])
+    }
+
+    func testEmptyPathAndDirectoryPathAreRefused() {
+        XCTAssertNotNil(formatError { try AtomicFile.write([1], to: "") })
+        XCTAssertEqual(formatError { try AtomicFile.write([1], to: directory + "/") }?.message, "names a directory, not a file")
+    }
+
+    func testReadFileBytesReturnsContentAndNamesFileOnError() throws {
+        let path = directory + "/bytes.bin"
+        let bytes = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }  // more than one read chunk
+        try AtomicFile.write(bytes, to: path)
+        XCTAssertEqual(try readFileBytes(atPath: path), bytes)
+
+        let missing = directory + "/missing.bin"
+        let missingError = formatError { _ = try readFileBytes(atPath: missing) }
+        XCTAssertEqual(missingError, FormatError(path: missing, message: "cannot open: No such file or directory"))
+        XCTAssertEqual(missingError?.description, "\(missing): cannot open: No such file or directory")
+
+        let directoryError = formatError { _ = try readFileBytes(atPath: directory) }
+        XCTAssertEqual(directoryError, FormatError(path: directory, message: "cannot read: Is a directory"))
+    }
+}
