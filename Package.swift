@@ -24,8 +24,11 @@ let package = Package(
 
         .target(name: "FaceEngine", dependencies: ["CBLAS"], swiftSettings: optimize),
         .target(name: "FaceWGAN", dependencies: ["FaceEngine", "CJPEG", "CPNG"], swiftSettings: optimize),
-        .executableTarget(name: "train", dependencies: [
+        // What the four tools share on the command line (options, start-up, messages).
+        .target(name: "ToolSupport", dependencies: [
             "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "train", dependencies: [
+            "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bench", dependencies: [
             "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimize),

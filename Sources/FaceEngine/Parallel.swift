@@ -10,10 +10,10 @@ public enum Parallel {
 
     public static var threadCount: Int { configuredThreads }
 
-    /// Sets the thread count for our loops and for BLAS.
+    /// Sets the thread count of our loops. BLAS stays single-threaded: the backends call it from each
+    /// of these workers on their own share of the work (see `BLASBackend`).
     public static func setThreadCount(_ count: Int) {
         configuredThreads = max(1, count)
-        BLASRuntime.setThreadCount(configuredThreads)
     }
 
     /// Calls `body(range)` on disjoint ranges covering 0..<count, in parallel when worthwhile.

@@ -205,4 +205,10 @@ public final class Critic {
             swap(&tangentCurrent, &tangentOther)
         }
     }
+
+    /// The LeakyReLU outputs of the last forward. The critic is smooth in its inputs and parameters
+    /// only while their signs stay fixed, so finite-difference checks watch them.
+    func activationValues() -> [Float] {
+        (1...convolutions.count).flatMap { stage in stageInputs[stage].current!.array }
+    }
 }

@@ -191,4 +191,17 @@ public final class Generator {
             for c in 0..<norm.channels { variances[c] *= unbiased }
         }
     }
+
+    /// The inputs of the ReLUs of the last forward (see `Critic.activationValues`), from the caches of
+    /// batch normalization: their signs decide the ReLU pattern.
+    func activationValues() -> [Float] {
+        zip(norms, normCaches).flatMap { norm, cache -> [Float] in
+            let normalized = cache.normalized.current!.array
+            let gamma = parameters.array(norm.scale), beta = parameters.array(norm.offset)
+            return normalized.enumerated().map { index, h in
+                let channel = (index / norm.plane) % norm.channels
+                return gamma[channel] * h + beta[channel]
+            }
+        }
+    }
 }

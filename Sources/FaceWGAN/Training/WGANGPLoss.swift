@@ -3,13 +3,14 @@ import FaceEngine
 /// The terms of one critic loss evaluation (DESIGN.md, "Training").
 public struct CriticLossTerms: Equatable, Sendable {
     /// W = mean D(x) - mean D(x~), the Wasserstein estimate reported to users.
-    public var wasserstein: Float
+    /// (Reductions over the batch are accumulated in Double, so the terms are reported as Double.)
+    public var wasserstein: Double
     /// lambda * mean_i (||grad D(x^_i)|| - 1)^2
-    public var penalty: Float
+    public var penalty: Double
     /// L_D = mean D(x~) - mean D(x) + penalty
-    public var loss: Float { -wasserstein + penalty }
+    public var loss: Double { -wasserstein + penalty }
     /// mean_i ||grad D(x^_i)||
-    public var meanGradientNorm: Float
+    public var meanGradientNorm: Double
 }
 
 /// The WGAN-GP losses and their exact gradients for a generator / critic pair.
@@ -46,12 +47,12 @@ public final class WGANGPLoss {
             }
         }
         let scores = critic.forward(batch: 3 * batch)
-        var realSum: Float = 0, fakeSum: Float = 0
+        var realSum = 0.0, fakeSum = 0.0
         for sample in 0..<batch {
-            realSum += scores[sample]
-            fakeSum += scores[batch + sample]
+            realSum += Double(scores[sample])
+            fakeSum += Double(scores[batch + sample])
         }
-        let wasserstein = (realSum - fakeSum) / Float(batch)
+        let wasserstein = (realSum - fakeSum) / Double(batch)
 
         // g_i = grad_x D(x^_i): backward from seed 1 over the interpolates, input gradients only.
         let seed = seeds.get([4 * batch])
@@ -61,16 +62,16 @@ public final class WGANGPLoss {
 
         // v_i into the tangent buffer; the penalty and mean norm on the way.
         let tangent = critic.tangentBuffer(count: batch).pointer
-        var penaltySum: Float = 0, normSum: Float = 0
+        var penaltySum = 0.0, normSum = 0.0
         let lambda = lambda
         for sample in 0..<batch {
             let g = gradient + sample * item, v = tangent + sample * item
             var squares: Double = 0
             for index in 0..<item { squares += Double(g[index] * g[index]) }
-            let norm = Float(squares.squareRoot())
+            let norm = squares.squareRoot()
             penaltySum += (norm - 1) * (norm - 1)
             normSum += norm
-            let scale: Float = norm > 0 ? lambda * 2 * (norm - 1) / (Float(batch) * norm) : 0
+            let scale = Float(norm > 0 ? Double(lambda) * 2 * (norm - 1) / (Double(batch) * norm) : 0)
             for index in 0..<item { v[index] = scale * g[index] }
         }
         critic.linearizedForward(sampleOffset: 2 * batch, count: batch)
@@ -83,23 +84,23 @@ public final class WGANGPLoss {
         critic.parameters.zeroGradients()
         critic.dualBackward(livePrimalBatch: 2 * batch, primalSeed: primal, tangentOffset: 2 * batch,
                             tangentCount: batch, tangentSeed: ones)
-        return CriticLossTerms(wasserstein: wasserstein, penalty: lambda * penaltySum / Float(batch),
-                               meanGradientNorm: normSum / Float(batch))
+        return CriticLossTerms(wasserstein: wasserstein, penalty: Double(lambda) * penaltySum / Double(batch),
+                               meanGradientNorm: normSum / Double(batch))
     }
 
     /// Sets `generator.parameters.gradients` to dL_G/dtheta, L_G = -mean D(G(z)), where `fake` is the
     /// output of the generator's last training-mode forward [B, 3, S, S]. Returns L_G.
-    public func generatorLossAndGradients(fake: UnsafePointer<Float>, batch: Int) -> Float {
+    public func generatorLossAndGradients(fake: UnsafePointer<Float>, batch: Int) -> Double {
         let input = critic.inputBuffer(batch: batch)
         input.pointer.update(from: fake, count: input.count)
         let scores = critic.forward(batch: batch)
-        var sum: Float = 0
-        for sample in 0..<batch { sum += scores[sample] }
+        var sum = 0.0
+        for sample in 0..<batch { sum += Double(scores[sample]) }
         let seed = seeds.get([4 * batch])
         seed.pointer.update(repeating: -1 / Float(batch), count: batch)
         let imageGradient = critic.inputGradient(sampleOffset: 0, count: batch, outputGradient: seed.pointer)
         generator.parameters.zeroGradients()
         generator.backward(imageGradient: imageGradient)
-        return -sum / Float(batch)
+        return -sum / Double(batch)
     }
 }

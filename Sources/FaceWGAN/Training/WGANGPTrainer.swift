@@ -63,7 +63,7 @@ public final class WGANGPTrainer {
 
     /// One generator step: L_G = -mean D(G(z)), Adam on the generator. Returns L_G.
     @discardableResult
-    public func generatorStep() -> Float {
+    public func generatorStep() -> Double {
         let batch = hyperparameters.batchSize
         let z = sampleLatents(batch)
         let fake = generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: true))
