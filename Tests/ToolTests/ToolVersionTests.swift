@@ -1,3 +1,0 @@
-import XCTest
-@testable import FaceWGAN
-final class ToolVersionTests: XCTestCase { func testVersion() { XCTAssertFalse(FaceWGANInfo.version.isEmpty) } }
