@@ -351,15 +351,57 @@ int fw_jpeg_encode(const unsigned char *pixels, int width, int height, int compo
 }
 
 // ---------------------------------------------------------------------------------------------
-// PNG decoding through the simplified API
+// PNG decoding with the full API: every libpng call below runs under a setjmp in its own function.
+//
+// Transformations: palette -> RGB, tRNS -> alpha, gray -> RGB, bit depths below 8 expanded, 16-bit
+// scaled to 8 with rounding (v*255/65535, png_set_scale_16); the gAMA chunk is ignored, as Pillow and
+// most viewers do. Alpha is then composited over the background in 8-bit sRGB values:
+// out = (c*a + bg*(255-a) + 127) / 255.
+
+typedef struct {
+    const unsigned char *data;
+    size_t size;
+    size_t offset;
+} fw_png_source;
 
 struct fw_png_decoder {
-    png_image image;
+    png_structp png;
+    png_infop info;
+    fw_png_source source;
     int active;
+    int code;
     char message[160];
 };
 
+static void fw_png_read(png_structp png, png_bytep out, png_size_t length) {
+    fw_png_source *source = (fw_png_source *)png_get_io_ptr(png);
+    if (length > source->size - source->offset) {
+        fw_png_decoder *d = (fw_png_decoder *)png_get_error_ptr(png);
+        d->code = FW_ERROR_TRUNCATED;
+        snprintf(d->message, sizeof d->message, "truncated: the data ends before the image does");
+        png_longjmp(png, 1);
+    }
+    memcpy(out, source->data + source->offset, length);
+    source->offset += length;
+}
+
+static void fw_png_decode_error(png_structp png, png_const_charp text) {
+    fw_png_decoder *d = (fw_png_decoder *)png_get_error_ptr(png);
+    if (d->code == FW_OK) {
+        d->code = FW_ERROR_CORRUPT;
+        snprintf(d->message, sizeof d->message, "%s", text);
+    }
+    png_longjmp(png, 1);
+}
+
+static void fw_png_quiet_warning(png_structp png, png_const_charp text) { (void)png; (void)text; }
+
 fw_png_decoder *fw_png_decoder_create(void) { return calloc(1, sizeof(fw_png_decoder)); }
+
+void fw_png_abort(fw_png_decoder *d) {
+    if (d && d->png) png_destroy_read_struct(&d->png, &d->info, NULL);
+    if (d) { d->png = NULL; d->info = NULL; d->active = 0; }
+}
 
 void fw_png_decoder_destroy(fw_png_decoder *d) {
     if (!d) return;
@@ -367,60 +409,94 @@ void fw_png_decoder_destroy(fw_png_decoder *d) {
     free(d);
 }
 
-void fw_png_abort(fw_png_decoder *d) {
-    if (d && d->active) { png_image_free(&d->image); d->active = 0; }
-}
-
 const char *fw_png_message(const fw_png_decoder *d) { return d ? d->message : ""; }
-
-static int fw_png_error_code(const char *message) {
-    // libpng's words for data that stops early.
-    if (strstr(message, "EOF") || strstr(message, "Read Error") || strstr(message, "Not enough image data")
-        || strstr(message, "too short") || strstr(message, "truncated"))
-        return FW_ERROR_TRUNCATED;
-    return FW_ERROR_CORRUPT;
-}
 
 int fw_png_read_header(fw_png_decoder *d, const unsigned char *data, size_t size, fw_png_info *info) {
     if (!d || !info) return FW_ERROR_STATE;
     fw_png_abort(d);
-    memset(&d->image, 0, sizeof d->image);
     memset(info, 0, sizeof *info);
+    d->code = FW_OK;
     d->message[0] = 0;
-    d->image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_memory(&d->image, data, size)) {
-        snprintf(d->message, sizeof d->message, "%s", d->image.message);
-        png_image_free(&d->image);
-        return fw_png_error_code(d->message);
+    d->source.data = data;
+    d->source.size = size;
+    d->source.offset = 0;
+    d->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, d, fw_png_decode_error, fw_png_quiet_warning);
+    if (!d->png) return FW_ERROR_STATE;
+    d->info = png_create_info_struct(d->png);
+    if (!d->info) { fw_png_abort(d); return FW_ERROR_STATE; }
+    if (setjmp(png_jmpbuf(d->png))) {
+        int code = d->code ? d->code : FW_ERROR_CORRUPT;
+        fw_png_abort(d);
+        return code;
     }
+    png_set_read_fn(d->png, &d->source, fw_png_read);
+    png_read_info(d->png, d->info);
+    png_uint_32 width, height;
+    int depth, color_type;
+    png_get_IHDR(d->png, d->info, &width, &height, &depth, &color_type, NULL, NULL, NULL);
+    info->width = (int)width;
+    info->height = (int)height;
+    info->has_alpha = (color_type & PNG_COLOR_MASK_ALPHA) || png_get_valid(d->png, d->info, PNG_INFO_tRNS) ? 1 : 0;
+    info->has_color = (color_type & PNG_COLOR_MASK_COLOR) ? 1 : 0;
+    info->bit_depth16 = depth == 16;
+    info->palette = color_type == PNG_COLOR_TYPE_PALETTE;
     d->active = 1;
-    info->width = (int)d->image.width;
-    info->height = (int)d->image.height;
-    info->has_alpha = (d->image.format & PNG_FORMAT_FLAG_ALPHA) ? 1 : 0;
-    info->has_color = (d->image.format & PNG_FORMAT_FLAG_COLOR) ? 1 : 0;
-    info->bit_depth16 = (d->image.format & PNG_FORMAT_FLAG_LINEAR) ? 1 : 0;
-    info->palette = (d->image.format & PNG_FORMAT_FLAG_COLORMAP) ? 1 : 0;
     return FW_OK;
 }
 
 int fw_png_decode_rgb(fw_png_decoder *d, unsigned char *out, size_t out_size,
                       int background_r, int background_g, int background_b) {
     if (!d || !d->active) return FW_ERROR_STATE;
-    d->image.format = PNG_FORMAT_RGB;
-    if ((size_t)PNG_IMAGE_SIZE(d->image) > out_size) {
+    d->active = 0;
+    unsigned char *volatile rgba = NULL;
+    png_bytep *volatile rows = NULL;
+    if (setjmp(png_jmpbuf(d->png))) {
+        int code = d->code ? d->code : FW_ERROR_CORRUPT;
+        free(rgba);
+        free(rows);
+        fw_png_abort(d);
+        return code;
+    }
+    png_structp png = d->png;
+    png_infop info = d->info;
+    png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
+    if ((size_t)width * height * 3 > out_size) {
         snprintf(d->message, sizeof d->message, "output buffer too small");
         fw_png_abort(d);
         return FW_ERROR_STATE;
     }
-    png_color background;
-    background.red = (png_byte)background_r;
-    background.green = (png_byte)background_g;
-    background.blue = (png_byte)background_b;
-    int ok = png_image_finish_read(&d->image, &background, out, 0, NULL);
-    if (!ok) snprintf(d->message, sizeof d->message, "%s", d->image.message);
-    png_image_free(&d->image);
-    d->active = 0;
-    return ok ? FW_OK : fw_png_error_code(d->message);
+    png_set_expand(png);            // palette -> RGB, gray < 8 bits -> 8, tRNS -> alpha
+    png_set_scale_16(png);          // 16 -> 8 bits, rounded
+    png_set_gray_to_rgb(png);
+    png_set_add_alpha(png, 0xFF, PNG_FILLER_AFTER);  // always RGBA
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    if (png_get_rowbytes(png, info) != (size_t)width * 4) {
+        snprintf(d->message, sizeof d->message, "unexpected row layout");
+        fw_png_abort(d);
+        return FW_ERROR_UNSUPPORTED;
+    }
+    rgba = malloc((size_t)width * height * 4);
+    rows = malloc(sizeof(png_bytep) * height);
+    if (!rgba || !rows) png_error(png, "out of memory");
+    for (png_uint_32 y = 0; y < height; y++) rows[y] = rgba + (size_t)y * width * 4;
+    png_read_image(png, rows);
+    size_t count = (size_t)width * height;
+    const unsigned char *in = rgba;
+    for (size_t i = 0; i < count; i++, in += 4, out += 3) {
+        int a = in[3];
+        if (a == 255) {
+            out[0] = in[0]; out[1] = in[1]; out[2] = in[2];
+        } else {
+            out[0] = (unsigned char)((in[0] * a + background_r * (255 - a) + 127) / 255);
+            out[1] = (unsigned char)((in[1] * a + background_g * (255 - a) + 127) / 255);
+            out[2] = (unsigned char)((in[2] * a + background_b * (255 - a) + 127) / 255);
+        }
+    }
+    free(rgba);
+    free(rows);
+    fw_png_abort(d);
+    return FW_OK;
 }
 
 // ---------------------------------------------------------------------------------------------

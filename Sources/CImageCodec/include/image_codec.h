@@ -2,8 +2,8 @@
 //
 // libjpeg's default error handler calls exit(), and recovering from a libjpeg error needs
 // setjmp/longjmp, which Swift cannot do. Every entry point here installs an error manager that
-// longjmps back and returns a non-zero code with a message instead. libpng is used through its
-// simplified API (png_image_*), which reports errors the same way without setjmp in the caller.
+// longjmps back and returns a non-zero code with a message instead. libpng (whose errors longjmp
+// too) is wrapped the same way.
 #ifndef FACEWGAN_IMAGE_CODEC_H
 #define FACEWGAN_IMAGE_CODEC_H
 
@@ -92,7 +92,9 @@ void fw_png_decoder_destroy(fw_png_decoder *decoder);
 int fw_png_read_header(fw_png_decoder *decoder, const unsigned char *data, size_t size,
                        fw_png_info *info);
 
-/// Decodes to 8-bit sRGB, rows of 3*width bytes; alpha is composited over (r, g, b).
+/// Decodes to 8-bit RGB, rows of 3*width bytes: palette expanded, gray replicated, 16-bit scaled
+/// to 8 with rounding, gAMA ignored (as Pillow does), alpha (or tRNS) composited over (r, g, b) in
+/// 8-bit values: out = (c*a + bg*(255-a) + 127) / 255.
 int fw_png_decode_rgb(fw_png_decoder *decoder, unsigned char *out, size_t out_size,
                       int background_r, int background_g, int background_b);
 

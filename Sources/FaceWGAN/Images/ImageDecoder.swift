@@ -58,8 +58,10 @@ public struct ImageHeader: Equatable, Sendable {
 /// the codec state between images.
 ///
 /// Grayscale becomes RGB by replication; CMYK / YCCK JPEGs are converted as Pillow converts them;
-/// palette, 16-bit and alpha PNGs become 8-bit RGB with alpha composited over `pngBackground`
-/// (libpng's simplified API; composition in linear light). Corrupt data gives an error, never a crash.
+/// palette, 16-bit and alpha PNGs become 8-bit RGB (16-bit values v scaled to round(v*255/65535))
+/// with alpha composited over `pngBackground`: out = (c*a + bg*(255-a) + 127)/255 in 8-bit values
+/// (what flattening in Pillow or ImageMagick gives; the gAMA chunk is ignored as they ignore it).
+/// Corrupt data gives an error, never a crash.
 public final class ImageDecoder {
     /// The colour transparent PNG pixels are composited over: white.
     public static let pngBackground: (UInt8, UInt8, UInt8) = (255, 255, 255)
