@@ -61,6 +61,22 @@ struct Preprocess: ParsableCommand {
     @Flag(name: [.short, .long], help: "No progress output (skipped inputs are still reported).")
     var quiet = false
 
+    /// Like ParsableCommand.main, but usage errors exit with status 2 (DESIGN.md), where
+    /// swift-argument-parser would use EX_USAGE (64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+
     enum CropName: String, ExpressibleByArgument, CaseIterable { case center, box, none }
     enum FilterName: String, ExpressibleByArgument, CaseIterable { case lanczos, bicubic, bilinear, box }
 
