@@ -68,11 +68,12 @@ public enum CropPlan {
             guard box.x < Double(width) && box.y < Double(height) && box.x + box.width > 0 && box.y + box.height > 0 else {
                 throw Skip(.badBox, "box \(format(box)) lies outside the \(width)x\(height) image")
             }
+            // Clamp in Double before converting: a hostile record may hold 1e300.
             let grown = max(box.width, box.height) * (1 + 2 * margin)
-            let side = max(1, min(Int(grown.rounded()), width, height))
+            let side = max(1, Int(min(grown, Double(min(width, height))).rounded()))
             let centerX = box.x + box.width / 2, centerY = box.y + box.height / 2
-            let x = min(max(Int((centerX - Double(side) / 2).rounded()), 0), width - side)
-            let y = min(max(Int((centerY - Double(side) / 2).rounded()), 0), height - side)
+            let x = Int(min(max((centerX - Double(side) / 2).rounded(), 0), Double(width - side)))
+            let y = Int(min(max((centerY - Double(side) / 2).rounded(), 0), Double(height - side)))
             rect = PixelRect(x: x, y: y, width: side, height: side)
         }
         guard min(rect.width, rect.height) * 4 >= outputSize else {
