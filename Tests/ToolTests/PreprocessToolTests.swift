@@ -61,14 +61,17 @@ final class PreprocessToolTests: XCTestCase {
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
         // Drain stderr on another thread so that neither pipe can fill up and block the child.
-        var errData = Data()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errBox = Box()
         let drained = DispatchSemaphore(value: 0)
+        let errHandle = err.fileHandleForReading
         DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
+            errBox.data = errHandle.readDataToEndOfFile()
             drained.signal()
         }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         drained.wait()
+        let errData = errBox.data
         process.waitUntilExit()
         return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                    stderr: String(decoding: errData, as: UTF8.self))
