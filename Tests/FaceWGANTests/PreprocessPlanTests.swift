@@ -51,7 +51,7 @@ final class PreprocessPlanTests: XCTestCase {
     func testRecordParsing() {
         XCTAssertNil(InputListing.parseRecord("", lineNumber: 1))
         XCTAssertNil(InputListing.parseRecord("# comment", lineNumber: 1))
-        XCTAssertEqual(InputListing.parseRecord("a b.jpg", lineNumber: 3), InputRecord(path: "a b.jpg", origin: "stdin line 3"))
+        XCTAssertEqual(InputListing.parseRecord("a b.jpg", lineNumber: 3), InputRecord(path: "a b.jpg", line: 3))
         XCTAssertEqual(InputListing.parseRecord("x.jpg\t1 2.5 3 4\r", lineNumber: 1)?.box, FaceBox(x: 1, y: 2.5, width: 3, height: 4))
         XCTAssertEqual(InputListing.parseRecord("x.jpg\t1\t2\t3\t4", lineNumber: 1)?.box, FaceBox(x: 1, y: 2, width: 3, height: 4))
         XCTAssertNotNil(InputListing.parseRecord("x.jpg\t1 2 3", lineNumber: 1)?.problem)
