@@ -86,37 +86,32 @@ public struct SHA256 {
     @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
     private mutating func compress(blocks: UnsafeRawPointer, count: Int) {
-        var w = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
-                 UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
         var (h0, h1, h2, h3, h4, h5, h6, h7) = state
-        Self.roundConstants.withUnsafeBufferPointer { k in
-            withUnsafeMutableBytes(of: &w) { schedule in
-                let m = schedule.baseAddress!.assumingMemoryBound(to: UInt32.self)
-                for block in 0..<count {
-                    let base = blocks + block * 64
-                    for i in 0..<16 { m[i] = UInt32(bigEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
-                    var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7
-                    for i in 0..<64 {
-                        let word: UInt32
-                        if i < 16 {
-                            word = m[i]
-                        } else {
-                            let w15 = m[(i - 15) & 15], w2 = m[(i - 2) & 15]
-                            let s0 = Self.rotr(w15, 7) ^ Self.rotr(w15, 18) ^ (w15 >> 3)
-                            let s1 = Self.rotr(w2, 17) ^ Self.rotr(w2, 19) ^ (w2 >> 10)
-                            word = m[i & 15] &+ s0 &+ m[(i - 7) & 15] &+ s1
-                            m[i & 15] = word
-                        }
-                        let sum1 = Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)
-                        let choice = (e & f) ^ (~e & g)
-                        let t1 = h &+ sum1 &+ choice &+ k[i] &+ word
-                        let sum0 = Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)
-                        let majority = (a & b) ^ (a & c) ^ (b & c)
-                        let t2 = sum0 &+ majority
-                        h = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-                    }
-                    h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= h
+        // The 64-word message schedule, expanded up front so the rounds run branch-free.
+        let schedule = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
+        defer { schedule.deallocate() }
+        Self.roundConstants.withUnsafeBufferPointer { constants in
+            let k = constants.baseAddress!
+            for block in 0..<count {
+                let base = blocks + block * 64
+                for i in 0..<16 { schedule[i] = UInt32(bigEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
+                for i in 16..<64 {
+                    let w15 = schedule[i - 15], w2 = schedule[i - 2]
+                    let s0 = Self.rotr(w15, 7) ^ Self.rotr(w15, 18) ^ (w15 >> 3)
+                    let s1 = Self.rotr(w2, 17) ^ Self.rotr(w2, 19) ^ (w2 >> 10)
+                    schedule[i] = schedule[i - 16] &+ s0 &+ schedule[i - 7] &+ s1
                 }
+                var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7
+                for i in 0..<64 {
+                    let sum1 = Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)
+                    let choice = (e & f) ^ (~e & g)
+                    let t1 = h &+ sum1 &+ choice &+ k[i] &+ schedule[i]
+                    let sum0 = Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)
+                    let majority = (a & b) ^ (c & (a ^ b))
+                    let t2 = sum0 &+ majority
+                    h = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+                }
+                h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= h
             }
         }
         state = (h0, h1, h2, h3, h4, h5, h6, h7)
