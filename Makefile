@@ -27,6 +27,7 @@ test: deps
 
 bench: build
 	$(BIN)/facewgan-bench --threads $(THREADS)
+	THREADS=$(THREADS) BIN=$(BIN) sh bench/preprocess_bench.sh
 
 demo: build
 	./pipeline.sh

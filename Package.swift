@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .library(name: "FaceEngine", targets: ["FaceEngine"]),
         .library(name: "FaceWGAN", targets: ["FaceWGAN"]),
+        .executable(name: "preprocess", targets: ["preprocess"]),
         .executable(name: "train", targets: ["train"]),
         .executable(name: "facewgan-bench", targets: ["bench"]),
     ],
@@ -21,12 +22,19 @@ let package = Package(
                        providers: [.apt(["libblas-dev", "libopenblas0-pthread"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // libjpeg reports errors by calling exit() unless the caller longjmps out of its handler, which
+        // Swift cannot do: this C target wraps libjpeg (and libpng) behind return codes.
+        .target(name: "CImageCodec", dependencies: ["CJPEG", "CPNG"],
+                cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
         .target(name: "FaceEngine", dependencies: ["CBLAS"], swiftSettings: optimize),
-        .target(name: "FaceWGAN", dependencies: ["FaceEngine", "CJPEG", "CPNG"], swiftSettings: optimize),
+        .target(name: "FaceWGAN", dependencies: ["FaceEngine", "CJPEG", "CPNG", "CImageCodec"], swiftSettings: optimize),
         // What the four tools share on the command line (options, start-up, messages).
         .target(name: "ToolSupport", dependencies: [
             "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "preprocess", dependencies: [
+            "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "train", dependencies: [
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bench", dependencies: [

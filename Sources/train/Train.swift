@@ -5,7 +5,7 @@ import Foundation
 import ToolSupport
 
 @main
-struct Train: ParsableCommand {
+struct Train: FaceWGANTool {
     static let configuration = CommandConfiguration(
         abstract: "Train a WGAN-GP face generator, or check its gradients.",
         subcommands: [Probe.self])

@@ -124,6 +124,6 @@ final class ProbeToolTests: XCTestCase {
         XCTAssertFalse(result.standardError.contains("Fatal"), result.standardError)
 
         result = try ToolRunner.run("train", ["probe", "--input", input])
-        XCTAssertEqual(result.status, 64, "usage errors exit with the argument parser's status")
+        XCTAssertEqual(result.status, 2, "usage errors exit with status 2")
     }
 }
