@@ -13,6 +13,11 @@ public struct TrainingHyperparameters: Equatable, Sendable, Codable {
 
 /// One generator / critic pair with their optimizers and random stream: the critic step and the
 /// generator step of WGAN-GP, each ending with an Adam update.
+///
+/// Training-mode forwards leave the BatchNorm running statistics alone: nothing in training reads them,
+/// and every saved generator gets its statistics recomputed precisely from its weights
+/// (`Generator.recomputeBatchNormStatistics`), so they stay a pure function of the weights and a
+/// resumed run matches an uninterrupted one byte for byte.
 public final class WGANGPTrainer {
     public let configuration: ModelConfiguration
     public var hyperparameters: TrainingHyperparameters
@@ -52,7 +57,7 @@ public final class WGANGPTrainer {
     public func criticStep(real: UnsafePointer<Float>) -> CriticLossTerms {
         let batch = hyperparameters.batchSize
         let z = sampleLatents(batch)
-        let fake = generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: true))
+        let fake = generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false))
         let t = interpolation.get([batch])
         random.fillUniform(t.buffer)
         loss.lambda = hyperparameters.lambda
@@ -66,7 +71,7 @@ public final class WGANGPTrainer {
     public func generatorStep() -> Double {
         let batch = hyperparameters.batchSize
         let z = sampleLatents(batch)
-        let fake = generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: true))
+        let fake = generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false))
         let value = loss.generatorLossAndGradients(fake: fake.pointer, batch: batch)
         generatorOptimizer.update(generator.parameters)
         return value

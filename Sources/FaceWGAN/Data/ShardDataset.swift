@@ -1,0 +1,137 @@
+import FaceEngine
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A shard directory opened for training (DESIGN.md, "Shards"): index.json is read and every shard is
+/// checked against it (file size, .npy header, shape, sha256) before training starts; the images stay
+/// in memory-mapped files, so the data set may be larger than memory.
+public final class ShardDataset {
+    public let directory: String
+    public let index: ShardIndex
+    /// sha256 of index.json: identifies the data a checkpoint was trained on.
+    public let fingerprint: String
+    public var imageSize: Int { index.imageSize }
+    public var count: Int { index.count }
+
+    private struct MappedShard {
+        let base: UnsafeMutableRawPointer
+        let length: Int
+        let pixels: UnsafePointer<UInt8>
+        let count: Int
+    }
+    private var shards: [MappedShard] = []
+    /// firstImage[i]: global index of shard i's first image.
+    private var firstImage: [Int] = []
+
+    public init(directory: String, verifyChecksums: Bool = true) throws {
+        self.directory = directory
+        let indexPath = (directory as NSString).appendingPathComponent("index.json")
+        let indexBytes: [UInt8]
+        do { indexBytes = try readFileBytes(atPath: indexPath) } catch {
+            throw FormatError(path: indexPath, message: "cannot read the shard index (is \(directory) a directory written by preprocess?)")
+        }
+        let index: ShardIndex
+        do { index = try JSONDecoder().decode(ShardIndex.self, from: Data(indexBytes)) } catch {
+            throw FormatError(path: indexPath, message: "not a valid shard index: \(error)")
+        }
+        guard index.format == ShardIndex.formatName else {
+            throw FormatError(path: indexPath, message: "'format' is '\(index.format)', expected '\(ShardIndex.formatName)'")
+        }
+        guard index.version == ShardIndex.currentVersion else {
+            throw FormatError(path: indexPath, message: "shard format version \(index.version) is not supported")
+        }
+        guard index.channels == 3, index.imageSize > 0 else {
+            throw FormatError(path: indexPath, message: "expected 3 channels and a positive image_size")
+        }
+        guard index.shards.reduce(0, { $0 + $1.count }) == index.count, index.count > 0 else {
+            throw FormatError(path: indexPath, message: "'count' \(index.count) does not match its shards or is zero")
+        }
+        self.index = index
+        fingerprint = SHA256.hex(indexBytes)
+        var first = 0
+        for entry in index.shards {
+            let path = (directory as NSString).appendingPathComponent(entry.file)
+            guard !entry.file.contains("/") else {
+                throw FormatError(path: indexPath, message: "shard file '\(entry.file)' must be a plain file name")
+            }
+            shards.append(try Self.map(path: path, entry: entry, imageSize: index.imageSize, verify: verifyChecksums))
+            firstImage.append(first)
+            first += entry.count
+        }
+    }
+
+    deinit {
+        for shard in shards { munmap(shard.base, shard.length) }
+    }
+
+    private static func map(path: String, entry: ShardEntry, imageSize: Int, verify: Bool) throws -> MappedShard {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FormatError(path: path, message: "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw FormatError(path: path, message: "cannot stat") }
+        let length = Int(status.st_size)
+        guard length > 0, let base = mmap(nil, length, PROT_READ, MAP_PRIVATE, descriptor, 0), base != MAP_FAILED else {
+            throw FormatError(path: path, message: "cannot map the file (\(length) bytes)")
+        }
+        let bytes = UnsafeRawBufferPointer(start: base, count: length)
+        do {
+            let info: Npy.ArrayInfo
+            do { info = try Npy.parseHeader(Array(bytes.prefix(min(length, 65536))), fileSize: length) } catch {
+                throw FormatError(path: path, message: "bad .npy header: \(error)")
+            }
+            guard info.descr == "|u1" || info.descr == "<u1", !info.fortranOrder,
+                  info.shape == [entry.count, imageSize, imageSize, 3] else {
+                throw FormatError(path: path, message: "holds \(info.descr) \(info.shape), index.json says |u1 [\(entry.count), \(imageSize), \(imageSize), 3]")
+            }
+            guard info.dataOffset + info.dataSize == length else {
+                throw FormatError(path: path, message: "size \(length) bytes, expected \(info.dataOffset + info.dataSize) (truncated or padded)")
+            }
+            if verify {
+                var hash = SHA256()
+                hash.update(bytes)
+                let digest = hash.finalizeHex()
+                guard digest == entry.sha256.lowercased() else {
+                    throw FormatError(path: path, message: "sha256 \(digest) does not match index.json (\(entry.sha256)): the shard is corrupted or was replaced")
+                }
+            }
+            return MappedShard(base: base, length: length,
+                               pixels: (base + info.dataOffset).assumingMemoryBound(to: UInt8.self), count: entry.count)
+        } catch {
+            munmap(base, length)
+            throw error
+        }
+    }
+
+    /// The pixels (HWC, uint8) of image `index` in 0..<count.
+    public func pixels(of index: Int) -> UnsafePointer<UInt8> {
+        var low = 0, high = shards.count - 1
+        while low < high {  // the last shard whose first image is <= index
+            let middle = (low + high + 1) / 2
+            if firstImage[middle] <= index { low = middle } else { high = middle - 1 }
+        }
+        return shards[low].pixels + (index - firstImage[low]) * imageSize * imageSize * 3
+    }
+
+    /// Writes images into `batch` [N, 3, S, S] as floats in [-1, 1] (x/127.5 - 1), mirrored left-right
+    /// where `flips` says so.
+    public func load(_ indices: [Int], flips: [Bool], into batch: UnsafeMutablePointer<Float>) {
+        let size = imageSize, plane = size * size
+        for (sample, index) in indices.enumerated() {
+            let source = pixels(of: index)
+            let target = batch + sample * 3 * plane
+            let flip = flips[sample]
+            for y in 0..<size {
+                for x in 0..<size {
+                    let pixel = source + (y * size + (flip ? size - 1 - x : x)) * 3
+                    let position = y * size + x
+                    target[position] = Float(pixel[0]) / 127.5 - 1
+                    target[plane + position] = Float(pixel[1]) / 127.5 - 1
+                    target[2 * plane + position] = Float(pixel[2]) / 127.5 - 1
+                }
+            }
+        }
+    }
+}

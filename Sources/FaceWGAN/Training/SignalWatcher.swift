@@ -1,0 +1,41 @@
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns SIGINT / SIGTERM into a flag the training loop polls between steps, so a signal finishes
+/// the current step and the checkpoint instead of killing the process mid-write.
+final class SignalWatcher {
+    private let lock = NSLock()
+    private var signal: Int32?
+    private var sources: [DispatchSourceSignal] = []
+    private let signals: [Int32]
+
+    init(signals: [Int32]) {
+        self.signals = signals
+        for number in signals {
+            Glibc.signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                self.lock.lock()
+                if self.signal == nil { self.signal = number }
+                self.lock.unlock()
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    var received: Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        return signal
+    }
+
+    func restore() {
+        for source in sources { source.cancel() }
+        for number in signals { Glibc.signal(number, SIG_DFL) }
+    }
+}

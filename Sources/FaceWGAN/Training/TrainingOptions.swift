@@ -1,0 +1,43 @@
+/// Everything that defines a training run (`train`'s options), stored in RUN/config.json.
+public struct TrainingOptions: Codable, Equatable {
+    public var data: String
+    public var out: String
+    /// Generator steps in total (a resumed run continues up to this count).
+    public var steps = 10_000
+    public var hyperparameters = TrainingHyperparameters()
+    /// nil: 128 for a new run, the checkpoint's on --resume.
+    public var latentDimension: Int?
+    public var width: Int?
+    public var criticNorm: ModelConfiguration.CriticNorm?
+    public var emaDecay: Float = 0.999
+    public var flip = false
+    public var seed: UInt64 = 0
+    public var checkpointEvery = 500
+    public var sampleEvery = 500
+    public var logEvery = 50
+    public var resume = false
+
+    public init(data: String, out: String) {
+        self.data = data
+        self.out = out
+    }
+
+    /// The checks a user can fail; the message names the option.
+    public func validate() throws {
+        func require(_ condition: Bool, _ message: String) throws {
+            if !condition { throw ConfigurationError(message) }
+        }
+        try require(steps >= 1, "--steps must be at least 1")
+        try require(hyperparameters.batchSize >= 1, "--batch must be at least 1")
+        try require(hyperparameters.criticIterations >= 1, "--n-critic must be at least 1")
+        try require(hyperparameters.lambda >= 0 && hyperparameters.lambda.isFinite, "--lambda must be a finite number >= 0")
+        try require(hyperparameters.learningRate > 0 && hyperparameters.learningRate.isFinite, "--lr must be a positive number")
+        try require((0..<1).contains(hyperparameters.beta1), "--beta1 must be in [0, 1)")
+        try require((0..<1).contains(hyperparameters.beta2), "--beta2 must be in [0, 1)")
+        try require((0...1).contains(emaDecay), "--ema-decay must be in [0, 1]")
+        try require(checkpointEvery >= 1 && sampleEvery >= 1 && logEvery >= 1,
+                    "--checkpoint-every, --sample-every and --log-every must be at least 1")
+        if let width { try require(width >= 1, "--width must be at least 1") }
+        if let latentDimension { try require(latentDimension >= 1, "--z-dim must be at least 1") }
+    }
+}

@@ -1,0 +1,163 @@
+import FaceEngine
+@testable import FaceWGAN
+import Foundation
+import XCTest
+
+/// `train` end to end on a small generated shard directory (size 32, width 4, z-dim 8, batch 4).
+final class TrainToolTests: XCTestCase {
+    var root: URL!
+    var data: String { root.appendingPathComponent("shards").path }
+
+    override func setUpWithError() throws {
+        root = try ToolRunner.temporaryDirectory()
+        let writer = try ShardDirectoryWriter(directory: data, imageSize: 32, shardSize: 8, overwrite: false)
+        var random = RandomGenerator(seed: 51)
+        for index in 0..<16 {
+            // Smooth blobs of colour, so the images are not pure noise.
+            let centre = (Float(random.integer(below: 32)), Float(random.integer(below: 32)))
+            var pixels = [UInt8](repeating: 0, count: 32 * 32 * 3)
+            for y in 0..<32 {
+                for x in 0..<32 {
+                    let distance = ((Float(x) - centre.0) * (Float(x) - centre.0) + (Float(y) - centre.1) * (Float(y) - centre.1)).squareRoot()
+                    let value = UInt8(max(0, min(255, 255 - distance * 8)))
+                    pixels[(y * 32 + x) * 3] = value
+                    pixels[(y * 32 + x) * 3 + 1] = UInt8(index * 15)
+                    pixels[(y * 32 + x) * 3 + 2] = 255 - value
+                }
+            }
+            try pixels.withUnsafeBytes { try writer.append($0, source: "fixture-\(index)", crop: PixelRect(x: 0, y: 0, width: 32, height: 32)) }
+        }
+        _ = try writer.finish()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    func train(_ out: String, _ extra: [String]) throws -> ToolRunner.Result {
+        try ToolRunner.run("train", ["--data", data, "--out", out, "--batch", "4", "--width", "4", "--z-dim", "8",
+                                     "--threads", "2", "--quiet"] + extra)
+    }
+
+    func testTrainsAFewStepsAndWritesEveryOutput() throws {
+        let out = root.appendingPathComponent("run").path
+        let result = try train(out, ["--steps", "3", "--log-every", "1", "--checkpoint-every", "2", "--sample-every", "2"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        let checkpoint = try Checkpoint.read(path: out + "/checkpoint.safetensors")
+        XCTAssertEqual(checkpoint.step, 3)
+        XCTAssertEqual(checkpoint.configuration, ModelConfiguration(imageSize: 32, width: 4, latentDimension: 8, criticNorm: .layer))
+        for prefix in ["generator.", "generator_ema.", "critic.", "adam.generator.m.", "adam.critic.v."] {
+            XCTAssertTrue(checkpoint.tensors.keys.contains { $0.hasPrefix(prefix) }, prefix)
+        }
+        XCTAssertNotNil(checkpoint.tensors["generator_ema.bn0.running_var"])
+        let lines = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        for (index, line) in lines.enumerated() {
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            XCTAssertEqual(object["step"] as? Int, index + 1)
+            for key in ["elapsed_s", "wasserstein", "penalty", "critic_loss", "generator_loss", "gradient_norm", "images_per_s"] {
+                XCTAssertNotNil(object[key] as? Double, "\(key) in \(line)")
+            }
+        }
+        for step in ["000002", "000003"] {
+            let png = try Data(contentsOf: URL(fileURLWithPath: out + "/samples/step-\(step).png"))
+            XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+            let image = try ImageDecoder().decode(Array(png))
+            XCTAssertEqual(image.width, 8 * 32 + 9 * 2)
+        }
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as? [String: Any]
+        XCTAssertNotNil(config?["options"])
+    }
+
+    func testResumeGivesTheSameCheckpointBytesAsAnUninterruptedRun() throws {
+        let straight = root.appendingPathComponent("straight").path
+        let resumed = root.appendingPathComponent("resumed").path
+        let common = ["--checkpoint-every", "100", "--sample-every", "100", "--flip", "--seed", "5"]
+        XCTAssertEqual(try train(straight, ["--steps", "6"] + common).status, 0)
+        XCTAssertEqual(try train(resumed, ["--steps", "3"] + common).status, 0)
+        let result = try train(resumed, ["--steps", "6", "--resume"] + common)
+        XCTAssertEqual(result.status, 0, result.standardError)
+        let first = try Data(contentsOf: URL(fileURLWithPath: straight + "/checkpoint.safetensors"))
+        let second = try Data(contentsOf: URL(fileURLWithPath: resumed + "/checkpoint.safetensors"))
+        XCTAssertEqual(first.count, second.count)
+        XCTAssertTrue(first == second, "a resumed run must write the same checkpoint bytes")
+    }
+
+    func testResumeRefusesAnotherArchitecture() throws {
+        let out = root.appendingPathComponent("run").path
+        XCTAssertEqual(try train(out, ["--steps", "1"]).status, 0)
+        let result = try ToolRunner.run("train", ["--data", data, "--out", out, "--steps", "2", "--resume", "--width", "8",
+                                                  "--batch", "4", "--quiet"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.standardError.contains("width 4"), result.standardError)
+        // Without --width the checkpoint's architecture is used.
+        let continued = try ToolRunner.run("train", ["--data", data, "--out", out, "--steps", "2", "--resume", "--batch", "4",
+                                                     "--lr", "2e-4"])
+        XCTAssertEqual(continued.status, 0, continued.standardError)
+        XCTAssertTrue(continued.standardError.contains("lr changes from"), continued.standardError)
+    }
+
+    func testSIGTERMFinishesTheStepWritesACheckpointAndExits143() throws {
+        let out = root.appendingPathComponent("run").path
+        let process = Process()
+        process.executableURL = try ToolRunner.executable("train")
+        process.arguments = ["--data", data, "--out", out, "--batch", "4", "--width", "4", "--z-dim", "8", "--steps", "1000000",
+                             "--log-every", "1", "--checkpoint-every", "1000000", "--sample-every", "1000000", "--quiet"]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let metrics = out + "/metrics.jsonl"
+        let deadline = Date().addingTimeInterval(60)
+        while !((try? String(contentsOfFile: metrics, encoding: .utf8))?.contains("\n") ?? false) && Date() < deadline {
+            usleep(20_000)
+        }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 143, message)
+        XCTAssertTrue(message.contains("--resume"), message)
+        let checkpoint = try Checkpoint.read(path: out + "/checkpoint.safetensors")
+        XCTAssertGreaterThanOrEqual(checkpoint.step, 1)
+    }
+
+    func testExplodingRunStopsAndKeepsTheLastGoodCheckpoint() throws {
+        let out = root.appendingPathComponent("run").path
+        XCTAssertEqual(try train(out, ["--steps", "2"]).status, 0)
+        let result = try train(out, ["--steps", "50", "--resume", "--lr", "1e30", "--checkpoint-every", "1", "--sample-every", "1000"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.standardError.contains("training stopped"), result.standardError)
+        XCTAssertTrue(result.standardError.contains("step "), result.standardError)
+        let checkpoint = try Checkpoint.read(path: out + "/checkpoint.safetensors")
+        XCTAssertTrue(checkpoint.tensors.values.allSatisfy { $0.values.allSatisfy(\.isFinite) }, "no non-finite weight is saved")
+        XCTAssertLessThan(checkpoint.step, 50)
+    }
+
+    func testCorruptedShardAndCheckpointAreErrorsNotCrashes() throws {
+        let out = root.appendingPathComponent("run").path
+        XCTAssertEqual(try train(out, ["--steps", "1"]).status, 0)
+
+        let checkpoint = out + "/checkpoint.safetensors"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+        bytes = bytes.prefix(bytes.count / 2)
+        try bytes.write(to: URL(fileURLWithPath: checkpoint))
+        var result = try train(out, ["--steps", "2", "--resume"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.standardError.contains(checkpoint), result.standardError)
+
+        let shard = data + "/shard-00001.npy"
+        var shardBytes = try Data(contentsOf: URL(fileURLWithPath: shard))
+        shardBytes[shardBytes.count - 10] ^= 0xFF
+        try shardBytes.write(to: URL(fileURLWithPath: shard))
+        result = try train(root.appendingPathComponent("other").path, ["--steps", "1"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.standardError.contains("shard-00001.npy") && result.standardError.contains("sha256"), result.standardError)
+
+        try shardBytes.prefix(shardBytes.count - 100).write(to: URL(fileURLWithPath: shard))
+        result = try train(root.appendingPathComponent("other").path, ["--steps", "1"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.standardError.contains("shard-00001.npy"), result.standardError)
+
+        result = try ToolRunner.run("train", ["--data", data, "--out", out, "--steps", "0"])
+        XCTAssertEqual(result.status, 2, "a bad option is a usage error")
+    }
+}
