@@ -102,7 +102,7 @@ public final class TrainingRun {
                 interval.add(terms)
             }
             let generatorLoss = trainer.generatorStep()
-            guard generatorLoss.isFinite else { throw nonFinite("the generator loss is \(generatorLoss)") }
+            guard generatorLoss.isFinite else { throw nonFinite("the generator loss is \(generatorLoss.isNaN ? "NaN" : "infinite")") }
             try requireFiniteWeights()
             updateAverage()
             step += 1
@@ -141,7 +141,7 @@ public final class TrainingRun {
     private func requireFinite(_ terms: CriticLossTerms) throws {
         for (name, value) in [("Wasserstein estimate", terms.wasserstein), ("gradient penalty", terms.penalty),
                               ("critic loss", terms.loss)] where !value.isFinite {
-            throw nonFinite("the \(name) is \(value)")
+            throw nonFinite("the \(name) is \(value.isNaN ? "NaN" : "infinite")")
         }
     }
 
