@@ -25,8 +25,12 @@ test: deps
 	$(SWIFT) build -c release -Xswiftc -enable-testing
 	$(SWIFT) test -c release -Xswiftc -enable-testing
 
+# One JSON line per configuration. Compare with ../shared/bench (TensorFlow, PyTorch) in the same sitting.
 bench: build
-	$(BIN)/facewgan-bench --threads $(THREADS)
+	@for size in 64 32; do for norm in none layer; do \
+	  $(BIN)/facewgan-bench --threads $(THREADS) --size $$size --critic-norm $$norm; \
+	done; done
+	@THREADS=$(THREADS) BIN=$(BIN) sh bench/train_bench.sh
 	THREADS=$(THREADS) BIN=$(BIN) sh bench/preprocess_bench.sh
 
 demo: build
