@@ -8,12 +8,12 @@ struct Preprocess: FaceWGANTool {
     static let configuration = CommandConfiguration(
         abstract: "Turn face photos (JPEG, PNG) into .npy shards of square RGB images for `train`.",
         discussion: """
-        Inputs are files or directories (searched recursively for .jpg/.jpeg/.png, any case, in sorted
-        order), or records on stdin with '-': one per line, a path, optionally a TAB and a face box
+        Inputs are files or directories (searched recursively for .jpg/.jpeg/.png, any case, in sorted \
+        order), or records on stdin with '-': one per line, a path, optionally a TAB and a face box \
         'x y w h' in pixels of the image as displayed (what `facedetect` prints).
 
-        Writes DIR/shard-00000.npy ... (uint8, shape (N, S, S, 3)), DIR/manifest.tsv and, last,
-        DIR/index.json. Inputs that cannot be used are skipped with one line on stderr and counted in
+        Writes DIR/shard-00000.npy ... (uint8, shape (N, S, S, 3)), DIR/manifest.tsv and, last, \
+        DIR/index.json. Inputs that cannot be used are skipped with one line on stderr and counted in \
         the JSON summary printed on stdout.
 
         Examples:
