@@ -68,13 +68,15 @@ struct Train: FaceWGANTool {
         return options
     }
 
-    func validate() throws {
+    // Checked in run(), not validate(): the parser validates this command for `train probe` too.
+    func checkOptions() throws {
         guard data != nil else { throw ValidationError("Missing expected argument '--data <data>'") }
         guard out != nil else { throw ValidationError("Missing expected argument '--out <out>'") }
         do { try options.validate() } catch { throw ValidationError("\(error)") }
     }
 
     func run() throws {
+        try checkOptions()
         common.prepareEngine()
         let terminal = isatty(STDERR_FILENO) == 1 && !common.quiet
         let run = try TrainingRun(options: options, backend: backendOptions.makeBackend(),
