@@ -18,6 +18,7 @@ public final class BLASBackend: ComputeBackend {
         var patches = ScratchBuffer()
         var reordered = ScratchBuffer()
         var weightGradient = ScratchBuffer()
+        var planes = ScratchBuffer()
     }
 
     public init(patchBudget: Int = 1 << 21) {
@@ -61,7 +62,8 @@ public final class BLASBackend: ComputeBackend {
         _ = forEachChunk(batch: batch, geometry) { _, scratch, first, count in
             let width = count * plane
             let cols = scratch.patches.get(rows * width), product = scratch.reordered.get(channels * width)
-            Im2Col.lower(geometry, samples: count, input: input + first * geometry.inputItemSize, columns: cols)
+            Im2Col.lower(geometry, samples: count, input: input + first * geometry.inputItemSize, columns: cols,
+                         scratch: scratch.planes.get(Im2Col.scratchCount(geometry, samples: count)))
             matmul(transposeA: false, transposeB: false, m: channels, n: width, k: rows, alpha: 1,
                    a: weight, lda: rows, b: cols, ldb: width, beta: 0, c: product, ldc: width)
             Im2Col.channelMajorToBatch(channels: channels, samples: count, plane: plane,
@@ -79,7 +81,8 @@ public final class BLASBackend: ComputeBackend {
                                        source: outputGradient + first * geometry.outputItemSize, destination: gathered)
             matmul(transposeA: true, transposeB: false, m: rows, n: width, k: channels, alpha: 1,
                    a: weight, lda: rows, b: gathered, ldb: width, beta: 0, c: cols, ldc: width)
-            Im2Col.raise(geometry, samples: count, columns: cols, output: inputGradient + first * geometry.inputItemSize)
+            Im2Col.raise(geometry, samples: count, columns: cols, output: inputGradient + first * geometry.inputItemSize,
+                         scratch: scratch.planes.get(Im2Col.scratchCount(geometry, samples: count)))
         }
     }
 
@@ -100,7 +103,8 @@ public final class BLASBackend: ComputeBackend {
         _ = forEachChunk(batch: batch, geometry) { worker, scratch, first, count in
             let width = count * plane
             let cols = scratch.patches.get(rows * width), gathered = scratch.reordered.get(channels * width)
-            Im2Col.lower(geometry, samples: count, input: input + first * geometry.inputItemSize, columns: cols)
+            Im2Col.lower(geometry, samples: count, input: input + first * geometry.inputItemSize, columns: cols,
+                         scratch: scratch.planes.get(Im2Col.scratchCount(geometry, samples: count)))
             Im2Col.batchToChannelMajor(channels: channels, samples: count, plane: plane,
                                        source: outputGradient + first * geometry.outputItemSize, destination: gathered)
             matmul(transposeA: false, transposeB: true, m: channels, n: rows, k: width, alpha: 1,

@@ -15,8 +15,120 @@ public enum Im2Col {
         return first <= last ? first..<(last + 1) : 0..<0
     }
 
+    /// The DCGAN case: 4x4 kernel, stride 2, padding 1, even input size. Kernel offset k reads input
+    /// coordinate 2*o - 1 + k, that is parity plane `parity[k]` of the input at half-resolution
+    /// coordinate o + shift[k]; so with the input split into its four parity planes, every patch row is
+    /// a contiguous copy (or sum) instead of a stride-2 gather (or scatter).
+    static func isDownsamplingByTwo(_ g: ConvolutionGeometry) -> Bool {
+        g.kernelSize == 4 && g.stride == 2 && g.padding == 1 && g.inputHeight % 2 == 0 && g.inputWidth % 2 == 0
+    }
+    private static let parity = [1, 0, 1, 0], shift = [-1, 0, 0, 1]
+
+    /// Scratch floats `lower` and `raise` need for `samples` samples (the parity planes).
+    public static func scratchCount(_ g: ConvolutionGeometry, samples: Int) -> Int {
+        isDownsamplingByTwo(g) ? samples * g.inputItemSize : 0
+    }
+
+    /// Copies (or, adjoint, adds) one half-resolution row shifted by `dx` into / from a patch line.
+    @inline(__always)
+    private static func shiftedCopy(_ source: UnsafePointer<Float>, to line: UnsafeMutablePointer<Float>, count: Int, dx: Int) {
+        switch dx {
+        case -1:
+            line[0] = 0
+            (line + 1).update(from: source, count: count - 1)
+        case 1:
+            line.update(from: source + 1, count: count - 1)
+            line[count - 1] = 0
+        default:
+            line.update(from: source, count: count)
+        }
+    }
+
+    @inline(__always)
+    private static func shiftedAdd(_ line: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int, dx: Int) {
+        let first = max(0, -dx), end = min(count, count - dx)
+        for ow in first..<end { target[ow + dx] += line[ow] }
+    }
+
+    private static func lowerDownsamplingByTwo(_ g: ConvolutionGeometry, samples: Int, input: UnsafePointer<Float>,
+                                               columns: UnsafeMutablePointer<Float>, planes: UnsafeMutablePointer<Float>) {
+        let channels = g.inputChannels, h = g.inputHeight, w = g.inputWidth, hh = h / 2, hw = w / 2
+        let planeSize = samples * channels * hh * hw
+        // Split into parity planes: planes[(py*2 + px)][n][c][y][x] = input[n][c][2y + py][2x + px].
+        for item in 0..<(samples * channels) {
+            for y in 0..<hh {
+                for py in 0..<2 {
+                    let source = input + (item * h + 2 * y + py) * w
+                    let even = planes + (py * 2) * planeSize + (item * hh + y) * hw
+                    let odd = planes + (py * 2 + 1) * planeSize + (item * hh + y) * hw
+                    for x in 0..<hw {
+                        even[x] = source[2 * x]
+                        odd[x] = source[2 * x + 1]
+                    }
+                }
+            }
+        }
+        let plane = hh * hw, width = samples * plane
+        for row in 0..<g.patchSize {
+            let c = row / 16, ki = (row / 4) % 4, kj = row % 4
+            let base = planes + (parity[ki] * 2 + parity[kj]) * planeSize
+            let dy = shift[ki], dx = shift[kj]
+            for n in 0..<samples {
+                let out = columns + row * width + n * plane
+                let source = base + (n * channels + c) * plane
+                for oh in 0..<hh {
+                    let sy = oh + dy
+                    if sy < 0 || sy >= hh {
+                        (out + oh * hw).update(repeating: 0, count: hw)
+                    } else {
+                        shiftedCopy(source + sy * hw, to: out + oh * hw, count: hw, dx: dx)
+                    }
+                }
+            }
+        }
+    }
+
+    private static func raiseDownsamplingByTwo(_ g: ConvolutionGeometry, samples: Int, columns: UnsafePointer<Float>,
+                                               output: UnsafeMutablePointer<Float>, planes: UnsafeMutablePointer<Float>) {
+        let channels = g.inputChannels, h = g.inputHeight, w = g.inputWidth, hh = h / 2, hw = w / 2
+        let planeSize = samples * channels * hh * hw
+        planes.update(repeating: 0, count: 4 * planeSize)
+        let plane = hh * hw, width = samples * plane
+        for row in 0..<g.patchSize {
+            let c = row / 16, ki = (row / 4) % 4, kj = row % 4
+            let base = planes + (parity[ki] * 2 + parity[kj]) * planeSize
+            let dy = shift[ki], dx = shift[kj]
+            for n in 0..<samples {
+                let line = columns + row * width + n * plane
+                let target = base + (n * channels + c) * plane
+                for oh in 0..<hh {
+                    let sy = oh + dy
+                    if sy >= 0 && sy < hh { shiftedAdd(line + oh * hw, to: target + sy * hw, count: hw, dx: dx) }
+                }
+            }
+        }
+        for item in 0..<(samples * channels) {
+            for y in 0..<hh {
+                for py in 0..<2 {
+                    let target = output + (item * h + 2 * y + py) * w
+                    let even = planes + (py * 2) * planeSize + (item * hh + y) * hw
+                    let odd = planes + (py * 2 + 1) * planeSize + (item * hh + y) * hw
+                    for x in 0..<hw {
+                        target[2 * x] = even[x]
+                        target[2 * x + 1] = odd[x]
+                    }
+                }
+            }
+        }
+    }
+
+    /// `scratch` must hold `scratchCount(g, samples:)` floats (nil when that is 0).
     public static func lower(_ g: ConvolutionGeometry, samples: Int, input: UnsafePointer<Float>,
-                             columns: UnsafeMutablePointer<Float>) {
+                             columns: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>? = nil) {
+        if isDownsamplingByTwo(g), let scratch {
+            lowerDownsamplingByTwo(g, samples: samples, input: input, columns: columns, planes: scratch)
+            return
+        }
         let k = g.kernelSize, s = g.stride, p = g.padding
         let h = g.inputHeight, w = g.inputWidth, ho = g.outputHeight, wo = g.outputWidth
         let plane = ho * wo, width = samples * plane, inputItem = g.inputItemSize
@@ -49,7 +161,11 @@ public enum Im2Col {
 
     /// The adjoint of `lower`: output[n, c, ...] = sum of the column entries that read it (overwrites output).
     public static func raise(_ g: ConvolutionGeometry, samples: Int, columns: UnsafePointer<Float>,
-                             output: UnsafeMutablePointer<Float>) {
+                             output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>? = nil) {
+        if isDownsamplingByTwo(g), let scratch {
+            raiseDownsamplingByTwo(g, samples: samples, columns: columns, output: output, planes: scratch)
+            return
+        }
         let k = g.kernelSize, s = g.stride, p = g.padding
         let h = g.inputHeight, w = g.inputWidth, ho = g.outputHeight, wo = g.outputWidth
         let plane = ho * wo, width = samples * plane, inputItem = g.inputItemSize

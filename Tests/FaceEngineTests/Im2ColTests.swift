@@ -143,3 +143,29 @@ final class Im2ColTests: XCTestCase {
         XCTAssertFalse(actual.contains { !$0.isFinite }, label, file: file, line: line)
     }
 }
+
+/// The parity-plane path for 4x4 / stride 2 / padding 1 must equal the general lowering exactly.
+final class Im2ColDownsamplingByTwoTests: XCTestCase {
+    func testParityPlanePathEqualsTheGeneralPath() {
+        var random = RandomGenerator(seed: 61)
+        for (height, width) in [(8, 8), (4, 6), (2, 2)] {
+            let g = ConvolutionGeometry(inputChannels: 3, outputChannels: 5, inputHeight: height, inputWidth: width)
+            let samples = 2
+            let input = Tensor.random([samples * g.inputItemSize], random: &random)
+            let general = Tensor(shape: [g.patchSize * samples * g.outputPlane])
+            let fast = Tensor(shape: general.shape)
+            let scratch = Tensor(shape: [Im2Col.scratchCount(g, samples: samples)])
+            Im2Col.lower(g, samples: samples, input: input.pointer, columns: general.pointer)
+            Im2Col.lower(g, samples: samples, input: input.pointer, columns: fast.pointer, scratch: scratch.pointer)
+            XCTAssertEqual(general.array, fast.array, "lower \(height)x\(width)")
+            let columns = Tensor.random(general.shape, random: &random)
+            let raisedGeneral = Tensor(shape: input.shape), raisedFast = Tensor(shape: input.shape)
+            Im2Col.raise(g, samples: samples, columns: columns.pointer, output: raisedGeneral.pointer)
+            Im2Col.raise(g, samples: samples, columns: columns.pointer, output: raisedFast.pointer, scratch: scratch.pointer)
+            // Sums of up to four terms, added in another order: equal to rounding.
+            for index in 0..<input.count {
+                XCTAssertEqual(raisedGeneral[index], raisedFast[index], accuracy: 1e-5, "raise \(height)x\(width) [\(index)]")
+            }
+        }
+    }
+}
