@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "FaceEngine", targets: ["FaceEngine"]),
         .library(name: "FaceWGAN", targets: ["FaceWGAN"]),
         .executable(name: "train", targets: ["train"]),
+        .executable(name: "sample", targets: ["sample"]),
+        .executable(name: "interpolate", targets: ["interpolate"]),
         .executable(name: "facewgan-bench", targets: ["bench"]),
     ],
     dependencies: [
@@ -28,6 +30,10 @@ let package = Package(
         .target(name: "ToolSupport", dependencies: [
             "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "train", dependencies: [
+            "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "sample", dependencies: [
+            "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "interpolate", dependencies: [
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bench", dependencies: [
             "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
