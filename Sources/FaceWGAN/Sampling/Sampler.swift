@@ -22,8 +22,8 @@ public enum SampleDestination {
 /// number of latents (except for a contact sheet, which holds its tiles). The latents are scaled by
 /// `truncation` (psi) first: the truncation trick, less variety and cleaner faces for psi < 1.
 ///
-/// Each PNG is written atomically (temporary file, fsync, rename), so an interrupted run leaves
-/// complete files or none; the grid and the `--write-latents` file appear only when everything
+/// Each PNG is written atomically (temporary file, fsync, rename; one directory sync per batch), so
+/// an interrupted run leaves complete files or none; the grid and the `--write-latents` file appear only when everything
 /// succeeded.
 public final class Sampler {
     public let generator: Generator
@@ -145,23 +145,14 @@ public final class Sampler {
         return done
     }
 
-    /// Encodes and writes one batch of tiles as PNGs, each atomically, spread over the threads.
+    /// Encodes and writes one batch of tiles as PNGs (see `BatchFileWriter`), spread over the threads.
     static func writePNGs(_ tiles: [UInt8], count: Int, size: Int, directory: String, firstIndex: Int) throws {
         let tileBytes = 3 * size * size
-        var errors = [Error?](repeating: nil, count: count)
-        errors.withUnsafeMutableBufferPointer { errorSlots in
-            tiles.withUnsafeBufferPointer { pointer in
-                Parallel.forEach(count) { index in
-                    do {
-                        let png = try SamplePNG.encodeRGB(pointer.baseAddress! + index * tileBytes, width: size, height: size)
-                        try AtomicFile.write(png, to: directory + "/" + fileName(index: firstIndex + index))
-                    } catch {
-                        errorSlots[index] = error
-                    }
-                }
+        try tiles.withUnsafeBufferPointer { pointer in
+            try BatchFileWriter.write(count: count, directory: directory, name: { fileName(index: firstIndex + $0) }) { index in
+                try SamplePNG.encodeRGB(pointer.baseAddress! + index * tileBytes, width: size, height: size)
             }
         }
-        if let error = errors.lazy.compactMap({ $0 }).first { throw error }
     }
 
     static func makeDirectory(_ path: String) throws {
