@@ -5,20 +5,23 @@ import XCTest
 
 /// Runs the built `sample` and `interpolate` executables (and shell pipes of them).
 ///
-/// The executables are looked up in $FACEWGAN_BIN, then next to the test bundle (the build's
-/// products directory, which follows --scratch-path), then in the usual scratch paths.
+/// The executables are looked up in $FACEWGAN_BIN, else in the build's products directory, the one
+/// that holds the test bundle (so a `--scratch-path` build tests its own executables, never stale ones
+/// from another build directory).
 enum SamplingTools {
+    /// The products directory: on Linux `Bundle(for:)` is the directory of the xctest executable
+    /// itself; on macOS it is the .xctest bundle, inside the products directory.
+    static var productsDirectory: URL {
+        let bundle = Bundle(for: SampleToolTests.self).bundleURL
+        return bundle.pathExtension == "xctest" ? bundle.deletingLastPathComponent() : bundle
+    }
+
     static func executable(_ name: String) throws -> String {
         var candidates: [URL] = []
         if let bin = ProcessInfo.processInfo.environment["FACEWGAN_BIN"] {
             candidates.append(URL(fileURLWithPath: bin).appendingPathComponent(name))
         }
-        candidates.append(Bundle(for: SampleToolTests.self).bundleURL.deletingLastPathComponent().appendingPathComponent(name))
-        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        for scratch in [".build-si", ".build"] {
-            candidates.append(package.appendingPathComponent("\(scratch)/release/\(name)"))
-        }
+        candidates.append(productsDirectory.appendingPathComponent(name))
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
             throw XCTSkip("\(name) executable not built; looked in \(candidates.map(\.path))")
         }
@@ -101,6 +104,20 @@ final class SampleToolTests: XCTestCase {
 
     func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
     func files(_ directory: String) -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: directory).sorted()) ?? [] }
+
+    /// The executables are found next to the test bundle, so `--scratch-path` builds test their own.
+    func testExecutablesAreFoundNextToTheTestBundle() throws {
+        let products = SamplingTools.productsDirectory
+        XCTAssertTrue(FileManager.default.fileExists(atPath: products.appendingPathComponent("train").path),
+                      "\(products.path) is not the products directory")
+        for name in ["sample", "interpolate"] {
+            XCTAssertTrue(FileManager.default.isExecutableFile(atPath: products.appendingPathComponent(name).path),
+                          "\(name) not in \(products.path)")
+            if ProcessInfo.processInfo.environment["FACEWGAN_BIN"] == nil {
+                XCTAssertEqual(try SamplingTools.executable(name), products.appendingPathComponent(name).path)
+            }
+        }
+    }
 
     func testSeededSamplesAreDeterministicAndIndependentOfTheBatchSize() throws {
         let a = try sample(["--checkpoint", run, "--count", "5", "--seed", "3", "--out", root + "/a", "--quiet"])
@@ -214,5 +231,32 @@ final class SampleToolTests: XCTestCase {
             let result = try sample(["--checkpoint", run] + arguments)
             XCTAssertEqual(result.status, 2, "\(arguments): \(result.stderr)")
         }
+    }
+}
+
+/// Not a test of behaviour: writes the 64x64 checkpoint that bench/sample_bench.sh times `sample`
+/// on (width 64, z-dim 128, random weights with BatchNorm statistics measured on 2,048 latents, the
+/// same compute as a trained generator), when FACEWGAN_BENCH_CHECKPOINT names where to put it.
+/// Skipped otherwise.
+final class SampleBenchmarkFixture: XCTestCase {
+    func testWriteBenchmarkCheckpoint() throws {
+        guard let path = ProcessInfo.processInfo.environment["FACEWGAN_BENCH_CHECKPOINT"] else {
+            throw XCTSkip("set FACEWGAN_BENCH_CHECKPOINT to write the benchmark checkpoint")
+        }
+        let configuration = ModelConfiguration(imageSize: 64, width: 64, latentDimension: 128, criticNorm: .layer)
+        let backend = BLASBackend()
+        var random = RandomGenerator(seed: 1)
+        var checkpoint = Checkpoint(configuration: configuration, metadata: ["step": "0"])
+        var statistics = [Float](repeating: 0, count: 2048 * 128)
+        statistics.withUnsafeMutableBufferPointer { random.fillNormal($0) }
+        let generator = Generator(configuration, backend: backend)
+        generator.initialize(random: &random)
+        generator.recomputeBatchNormStatistics(latents: statistics, count: 2048)
+        checkpoint.store(generator, prefix: "generator.")
+        checkpoint.store(generator, prefix: "generator_ema.")
+        let critic = Critic(configuration, backend: backend)
+        critic.initialize(random: &random)
+        checkpoint.store(critic)
+        try checkpoint.write(path: path)
     }
 }
