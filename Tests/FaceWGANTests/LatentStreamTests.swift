@@ -120,6 +120,11 @@ final class LatentStreamTests: XCTestCase {
         assertRefused(file("f.txt", "1,2,3\n"), mentioning: ["line 1", "not a number"])
     }
 
+    func testOverlongLineIsRefusedWithoutReadingItAll() {
+        let long = String(repeating: "1", count: (1 << 20) + 10)
+        assertRefused(file("long.txt", "1 2 3\n" + long + "\n"), mentioning: ["line 2 is longer than"])
+    }
+
     func testEmptyStreamsAreErrors() {
         assertRefused(file("a.txt", ""), mentioning: ["no latents"])
         assertRefused(file("b.txt", "# only a comment\n\n"), mentioning: ["no latents"])

@@ -101,7 +101,7 @@ public final class LatentReader {
     private func nextText(into destination: UnsafeMutablePointer<Float>) throws -> Bool {
         // A line of Z numbers needs at most ~16 bytes each ("-1.23456789e-05 "); leave plenty of room.
         let longest = max(1 << 20, dimension * 64)
-        while try input.readLine(maximumLength: longest) {
+        while try input.readLine(maximumLength: longest, lineNumber: position + 1) {
             position += 1
             if try input.line.withUnsafeMutableBufferPointer({ try parse($0, into: destination) }) { return true }
         }
@@ -329,17 +329,19 @@ final class ByteInput {
     /// The current line after `readLine`: its bytes without the "\n", then a NUL terminator.
     var line = [UInt8]()
 
-    /// Reads the next line into `line`; false at the end. A line longer than `maximumLength` is an error.
-    func readLine(maximumLength: Int) throws -> Bool {
+    /// Reads the next line into `line`; false at the end. A line longer than `maximumLength` is an
+    /// error that names it by `lineNumber`.
+    func readLine(maximumLength: Int, lineNumber: Int) throws -> Bool {
         var scanned = 0  // bytes after `start` known to hold no newline
         while true {
-            if let newline = buffer[(start + scanned)..<end].firstIndex(of: 0x0A) {
+            let newline = buffer[(start + scanned)..<end].firstIndex(of: 0x0A)
+            scanned = (newline ?? end) - start
+            if scanned > maximumLength {
+                throw FormatError(path: name, message: "line \(lineNumber) is longer than \(maximumLength) bytes (not a latent stream?)")
+            }
+            if let newline {
                 takeLine(upTo: newline, skip: 1)
                 return true
-            }
-            scanned = end - start
-            if scanned > maximumLength {
-                throw FormatError(path: name, message: "a line is longer than \(maximumLength) bytes (not a latent stream?)")
             }
             if try !fill() {
                 guard end > start else { return false }
