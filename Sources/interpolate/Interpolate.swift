@@ -23,8 +23,8 @@ struct Interpolate: ParsableCommand {
           interpolate --checkpoint runs/celeba --keyframes 4 --steps 24 --loop \\
             | sample --checkpoint runs/celeba --latents - --out walk/
           interpolate --z-dim 128 --latents faces.txt --pick 3,17,42 --steps 30 > morph.txt
-          interpolate --z-dim 128 --walk 240 --step-size 0.3 --seed 5 | sample --checkpoint runs/celeba \\
-            --latents - --grid walk.png --columns 24
+          interpolate --z-dim 128 --walk 240 --step-size 0.3 --seed 5 \\
+            | sample --checkpoint runs/celeba --latents - --grid walk.png --columns 24
         """)
 
     @Option(help: "Take the z-dim from this checkpoint file or run directory.")

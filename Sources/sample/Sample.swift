@@ -19,10 +19,12 @@ struct Sample: ParsableCommand {
 
         Examples:
           sample --checkpoint runs/celeba --count 64 --seed 1 --grid faces.png
-          sample --checkpoint runs/celeba --count 1000 --seed 7 --out faces/ --write-latents faces.txt
+          sample --checkpoint runs/celeba --count 1000 --seed 7 --out faces/ \\
+            --write-latents faces.txt
           interpolate --checkpoint runs/celeba --keyframes 4 --steps 24 --loop \\
             | sample --checkpoint runs/celeba --latents - --out walk/
-          sample --checkpoint runs/celeba --latents z.npy --grid sheet.png --columns 8 --background white
+          sample --checkpoint runs/celeba --latents z.npy --grid sheet.png \\
+            --columns 8 --background white
         """)
 
     @Option(help: "A checkpoint file, or a run directory (its checkpoint.safetensors).")
