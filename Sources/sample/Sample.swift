@@ -95,7 +95,7 @@ struct Sample: ParsableCommand {
         common.prepareEngine()
         let file = try Checkpoint.resolve(runOrFile: checkpoint)
         let model = try Checkpoint.read(path: file)
-        let generator = try model.makeGenerator(useEMA: !noEma, backend: backendOptions.makeBackend())
+        let generator = try model.makeSamplingGenerator(useEMA: !noEma, backend: backendOptions.makeBackend())
         let source: LatentSource
         if let latents {
             source = .stream(try LatentReader(path: latents, dimension: model.configuration.latentDimension))

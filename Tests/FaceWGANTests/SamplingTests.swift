@@ -252,6 +252,15 @@ final class SamplingTests: XCTestCase {
         XCTAssertEqual(ContactSheet.defaultMaximumPixels, 100_000_000)
     }
 
+    func testCheckpointWithoutEMAGeneratorSaysSo() throws {
+        var checkpoint = makeSamplingCheckpoint()
+        checkpoint.tensors = checkpoint.tensors.filter { !$0.key.hasPrefix("generator_ema.") }
+        XCTAssertNoThrow(try checkpoint.makeSamplingGenerator(useEMA: false, backend: BLASBackend()))
+        XCTAssertThrowsError(try checkpoint.makeSamplingGenerator(useEMA: true, backend: BLASBackend())) {
+            XCTAssertTrue("\($0)".contains("no EMA generator"), "\($0)")
+        }
+    }
+
     func testCheckpointLookup() throws {
         let run = directory + "/run"
         try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)

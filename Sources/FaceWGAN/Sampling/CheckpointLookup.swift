@@ -1,3 +1,4 @@
+import FaceEngine
 import Foundation
 
 extension Checkpoint {
@@ -19,5 +20,20 @@ extension Checkpoint {
     /// Reads a checkpoint file or a run directory's checkpoint (see `resolve(runOrFile:)`).
     public static func read(runOrFile path: String) throws -> Checkpoint {
         try read(path: resolve(runOrFile: path))
+    }
+}
+
+extension Checkpoint {
+    /// `makeGenerator`, with a hint when the EMA generator is asked for but the checkpoint holds only
+    /// the raw one.
+    public func makeSamplingGenerator(useEMA: Bool, backend: ComputeBackend) throws -> Generator {
+        do {
+            return try makeGenerator(useEMA: useEMA, backend: backend)
+        } catch let error as FormatError
+            where useEMA && !tensors.keys.contains(where: { $0.hasPrefix("generator_ema.") })
+                && tensors.keys.contains(where: { $0.hasPrefix("generator.") }) {
+            throw FormatError(path: error.path, message: error.message
+                + " (this checkpoint has no EMA generator 'generator_ema.*'; sample the raw generator instead)")
+        }
     }
 }
