@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "FaceWGAN", targets: ["FaceWGAN"]),
         .executable(name: "preprocess", targets: ["preprocess"]),
         .executable(name: "train", targets: ["train"]),
+        .executable(name: "sample", targets: ["sample"]),
+        .executable(name: "interpolate", targets: ["interpolate"]),
         .executable(name: "facewgan-bench", targets: ["bench"]),
     ],
     dependencies: [
@@ -36,6 +38,10 @@ let package = Package(
         .executableTarget(name: "preprocess", dependencies: [
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "train", dependencies: [
+            "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "sample", dependencies: [
+            "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "interpolate", dependencies: [
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bench", dependencies: [
             "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],

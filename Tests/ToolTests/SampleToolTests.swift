@@ -1,0 +1,262 @@
+import FaceEngine
+import Foundation
+import XCTest
+@testable import FaceWGAN
+
+/// Runs the built `sample` and `interpolate` executables (and shell pipes of them).
+///
+/// The executables are looked up in $FACEWGAN_BIN, else in the build's products directory, the one
+/// that holds the test bundle (so a `--scratch-path` build tests its own executables, never stale ones
+/// from another build directory).
+enum SamplingTools {
+    /// The products directory: on Linux `Bundle(for:)` is the directory of the xctest executable
+    /// itself; on macOS it is the .xctest bundle, inside the products directory.
+    static var productsDirectory: URL {
+        let bundle = Bundle(for: SampleToolTests.self).bundleURL
+        return bundle.pathExtension == "xctest" ? bundle.deletingLastPathComponent() : bundle
+    }
+
+    static func executable(_ name: String) throws -> String {
+        var candidates: [URL] = []
+        if let bin = ProcessInfo.processInfo.environment["FACEWGAN_BIN"] {
+            candidates.append(URL(fileURLWithPath: bin).appendingPathComponent(name))
+        }
+        candidates.append(productsDirectory.appendingPathComponent(name))
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw XCTSkip("\(name) executable not built; looked in \(candidates.map(\.path))")
+        }
+        return found.path
+    }
+
+    struct Run {
+        var status: Int32
+        var stdout: Data
+        var stderr: String
+        var text: String { String(decoding: stdout, as: UTF8.self) }
+    }
+
+    /// Runs `executable arguments` (or, with `shell`, `/bin/bash -c shell`), feeding `stdin`.
+    static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        // Feed stdin and drain stderr on other threads so that no pipe can fill up and block the child.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errBox = Box()
+        let group = DispatchGroup()
+        let errHandle = err.fileHandleForReading, inHandle = input.fileHandleForWriting
+        DispatchQueue.global().async(group: group) { errBox.data = errHandle.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: group) {
+            if let stdin { try? inHandle.write(contentsOf: stdin) }
+            try? inHandle.close()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errBox.data, as: UTF8.self))
+    }
+
+    static func shell(_ script: String) throws -> Run { try run("/bin/bash", ["-c", script]) }
+
+    /// A size-32, width-4, z-dim-8 checkpoint in run directory `directory`.
+    static func makeRun(_ directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let configuration = ModelConfiguration(imageSize: 32, width: 4, latentDimension: 8, criticNorm: .layer)
+        let backend = BLASBackend()
+        var random = RandomGenerator(seed: 1)
+        var checkpoint = Checkpoint(configuration: configuration, metadata: ["step": "12"])
+        var statistics = [Float](repeating: 0, count: 256 * 8)
+        statistics.withUnsafeMutableBufferPointer { random.fillNormal($0) }
+        for prefix in ["generator.", "generator_ema."] {
+            let generator = Generator(configuration, backend: backend)
+            generator.initialize(random: &random)
+            generator.recomputeBatchNormStatistics(latents: statistics, count: 256)
+            checkpoint.store(generator, prefix: prefix)
+        }
+        let critic = Critic(configuration, backend: backend)
+        critic.initialize(random: &random)
+        checkpoint.store(critic)
+        try checkpoint.write(path: directory + "/checkpoint.safetensors")
+    }
+}
+
+final class SampleToolTests: XCTestCase {
+    var root: String!
+    var run: String { root + "/run" }
+
+    override func setUpWithError() throws {
+        root = NSTemporaryDirectory() + "facewgan-sample-\(UUID().uuidString)"
+        try SamplingTools.makeRun(root + "/run")
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    func sample(_ arguments: [String], stdin: Data? = nil) throws -> SamplingTools.Run {
+        try SamplingTools.run(try SamplingTools.executable("sample"), arguments + ["--threads", "2"], stdin: stdin)
+    }
+
+    func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+    func files(_ directory: String) -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: directory).sorted()) ?? [] }
+
+    /// The executables are found next to the test bundle, so `--scratch-path` builds test their own.
+    func testExecutablesAreFoundNextToTheTestBundle() throws {
+        let products = SamplingTools.productsDirectory
+        XCTAssertTrue(FileManager.default.fileExists(atPath: products.appendingPathComponent("train").path),
+                      "\(products.path) is not the products directory")
+        for name in ["sample", "interpolate"] {
+            XCTAssertTrue(FileManager.default.isExecutableFile(atPath: products.appendingPathComponent(name).path),
+                          "\(name) not in \(products.path)")
+            if ProcessInfo.processInfo.environment["FACEWGAN_BIN"] == nil {
+                XCTAssertEqual(try SamplingTools.executable(name), products.appendingPathComponent(name).path)
+            }
+        }
+    }
+
+    func testSeededSamplesAreDeterministicAndIndependentOfTheBatchSize() throws {
+        let a = try sample(["--checkpoint", run, "--count", "5", "--seed", "3", "--out", root + "/a", "--quiet"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(a.stderr, "")
+        XCTAssertEqual(files(root + "/a"), ["000000.png", "000001.png", "000002.png", "000003.png", "000004.png"])
+        let b = try sample(["--checkpoint", run + "/checkpoint.safetensors", "--count", "5", "--seed", "3",
+                            "--out", root + "/b", "--batch", "2"])
+        XCTAssertEqual(b.status, 0, b.stderr)
+        XCTAssertTrue(b.stderr.contains("5 images"), b.stderr)
+        for name in files(root + "/a") { XCTAssertEqual(try bytes(root + "/a/" + name), try bytes(root + "/b/" + name), name) }
+        _ = try sample(["--checkpoint", run, "--count", "1", "--seed", "4", "--out", root + "/c", "-q"])
+        XCTAssertNotEqual(try bytes(root + "/c/000000.png"), try bytes(root + "/a/000000.png"))
+    }
+
+    func testGridAndNoEMA() throws {
+        let grid = try sample(["--checkpoint", run, "--count", "6", "--grid", root + "/sheet.png", "--columns", "3",
+                               "--padding", "1", "--background", "#ffffff", "-q"])
+        XCTAssertEqual(grid.status, 0, grid.stderr)
+        let png = try bytes(root + "/sheet.png")
+        let expected: [UInt8] = [0, 0, 0, 100, 0, 0, 0, 67]  // 3 * 32 + 4, 2 * 32 + 3
+        XCTAssertEqual(Array(png[16..<24]), expected, "IHDR width and height")
+        let ema = try sample(["--checkpoint", run, "--count", "1", "--out", root + "/ema", "-q"])
+        let raw = try sample(["--checkpoint", run, "--count", "1", "--out", root + "/raw", "--no-ema", "-q"])
+        XCTAssertEqual(ema.status, 0)
+        XCTAssertEqual(raw.status, 0)
+        XCTAssertNotEqual(try bytes(root + "/ema/000000.png"), try bytes(root + "/raw/000000.png"))
+    }
+
+    /// Text on stdin, a text file and the same latents as .npy give the same images; --write-latents
+    /// round-trips them.
+    func testLatentFormatsAgree() throws {
+        let first = try sample(["--checkpoint", run, "--count", "3", "--seed", "8", "--truncation", "0.7",
+                                "--out", root + "/seeded", "--write-latents", root + "/used.txt", "-q"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let text = try Data(contentsOf: URL(fileURLWithPath: root + "/used.txt"))
+        XCTAssertEqual(String(decoding: text, as: UTF8.self).split(separator: "\n").count, 3)
+        let latents = try LatentReader(path: root + "/used.txt", dimension: 8).readAll().map(\.latent)
+        var npy: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 8), }"
+        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        npy += [UInt8(header.utf8.count), 0] + Array(header.utf8)
+        for value in latents.joined() { npy += withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+        try Data(npy).write(to: URL(fileURLWithPath: root + "/used.npy"))
+
+        let fromStdin = try sample(["--checkpoint", run, "--latents", "-", "--out", root + "/stdin", "-q"], stdin: text)
+        let fromFile = try sample(["--checkpoint", run, "--latents", root + "/used.txt", "--out", root + "/file", "-q"])
+        let fromNpy = try sample(["--checkpoint", run, "--latents", root + "/used.npy", "--out", root + "/npy", "-q"])
+        let npyOnStdin = try sample(["--checkpoint", run, "--latents", "-", "--out", root + "/npystdin", "-q"], stdin: Data(npy))
+        for result in [fromStdin, fromFile, fromNpy, npyOnStdin] { XCTAssertEqual(result.status, 0, result.stderr) }
+        for name in files(root + "/seeded") {
+            let expected = try bytes(root + "/seeded/" + name)
+            for other in ["stdin", "file", "npy", "npystdin"] {
+                XCTAssertEqual(try bytes(root + "/\(other)/" + name), expected, "\(other)/\(name)")
+            }
+        }
+    }
+
+    /// Bad input: exit 1, a message naming the file and line, and no output file at all.
+    func testBadLatentsExitOneNamingTheLineAndWriteNothing() throws {
+        try "0 0 0 0 0 0 0 0\n# comment\n0 0 0 0 0 0 0\n".write(toFile: root + "/short.txt", atomically: false, encoding: .utf8)
+        let short = try sample(["--checkpoint", run, "--latents", root + "/short.txt", "--grid", root + "/g.png",
+                                "--write-latents", root + "/w.txt"])
+        XCTAssertEqual(short.status, 1)
+        XCTAssertTrue(short.stderr.contains("\(root!)/short.txt: line 3: 7 numbers, expected 8"), short.stderr)
+        XCTAssertFalse(short.stderr.contains("Fatal"), short.stderr)
+
+        let nan = try sample(["--checkpoint", run, "--latents", "-", "--grid", root + "/g.png"],
+                             stdin: Data("0 0 0 0 0 0 0 NaN\n".utf8))
+        XCTAssertEqual(nan.status, 1)
+        XCTAssertTrue(nan.stderr.contains("<stdin>: line 1, number 8: 'NaN' is not a finite"), nan.stderr)
+
+        let word = try sample(["--checkpoint", run, "--latents", "-", "--grid", root + "/g.png"],
+                              stdin: Data("0 0 0 zero 0 0 0 0\n".utf8))
+        XCTAssertEqual(word.status, 1)
+        XCTAssertTrue(word.stderr.contains("<stdin>: line 1, number 4: 'zero' is not a number"), word.stderr)
+
+        let empty = try sample(["--checkpoint", run, "--latents", "-", "--grid", root + "/g.png"], stdin: Data())
+        XCTAssertEqual(empty.status, 1)
+        XCTAssertTrue(empty.stderr.contains("<stdin>: no latents"), empty.stderr)
+
+        XCTAssertEqual(files(root), ["run", "short.txt"], "no grid, no latents file, no temporary file")
+    }
+
+    func testBadCheckpointsExitOne() throws {
+        let missing = try sample(["--checkpoint", root + "/nope", "--count", "1", "--out", root + "/o"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("\(root!)/nope: no such checkpoint"), missing.stderr)
+
+        try Data("not a checkpoint at all".utf8).write(to: URL(fileURLWithPath: root + "/junk.safetensors"))
+        let junk = try sample(["--checkpoint", root + "/junk.safetensors", "--count", "1", "--out", root + "/o"])
+        XCTAssertEqual(junk.status, 1)
+        XCTAssertTrue(junk.stderr.contains("junk.safetensors"), junk.stderr)
+
+        var checkpoint = try Checkpoint.read(runOrFile: run)
+        checkpoint.metadata["version"] = "99"
+        try checkpoint.write(path: root + "/future.safetensors")
+        let future = try sample(["--checkpoint", root + "/future.safetensors", "--count", "1", "--out", root + "/o"])
+        XCTAssertEqual(future.status, 1)
+        XCTAssertTrue(future.stderr.contains("future.safetensors: checkpoint format version 99 is not supported"), future.stderr)
+
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/o"), "nothing written for a bad checkpoint")
+    }
+
+    func testUsageErrorsExitTwo() throws {
+        for arguments in [["--count", "2"], ["--count", "2", "--out", "x", "--grid", "y.png"],
+                          ["--count", "2", "--latents", "-", "--out", "x"], ["--count", "0", "--out", "x"],
+                          ["--count", "2", "--out", "x", "--columns", "3"], ["--count", "2", "--grid", "y.png", "--background", "#12"],
+                          ["--count", "2", "--out", "x", "--truncation", "nan"], ["--count", "2", "--out", "x", "--batch", "0"]] {
+            let result = try sample(["--checkpoint", run] + arguments)
+            XCTAssertEqual(result.status, 2, "\(arguments): \(result.stderr)")
+        }
+    }
+}
+
+/// Not a test of behaviour: writes the 64x64 checkpoint that bench/sample_bench.sh times `sample`
+/// on (width 64, z-dim 128, random weights with BatchNorm statistics measured on 2,048 latents, the
+/// same compute as a trained generator), when FACEWGAN_BENCH_CHECKPOINT names where to put it.
+/// Skipped otherwise.
+final class SampleBenchmarkFixture: XCTestCase {
+    func testWriteBenchmarkCheckpoint() throws {
+        guard let path = ProcessInfo.processInfo.environment["FACEWGAN_BENCH_CHECKPOINT"] else {
+            throw XCTSkip("set FACEWGAN_BENCH_CHECKPOINT to write the benchmark checkpoint")
+        }
+        let configuration = ModelConfiguration(imageSize: 64, width: 64, latentDimension: 128, criticNorm: .layer)
+        let backend = BLASBackend()
+        var random = RandomGenerator(seed: 1)
+        var checkpoint = Checkpoint(configuration: configuration, metadata: ["step": "0"])
+        var statistics = [Float](repeating: 0, count: 2048 * 128)
+        statistics.withUnsafeMutableBufferPointer { random.fillNormal($0) }
+        let generator = Generator(configuration, backend: backend)
+        generator.initialize(random: &random)
+        generator.recomputeBatchNormStatistics(latents: statistics, count: 2048)
+        checkpoint.store(generator, prefix: "generator.")
+        checkpoint.store(generator, prefix: "generator_ema.")
+        let critic = Critic(configuration, backend: backend)
+        critic.initialize(random: &random)
+        checkpoint.store(critic)
+        try checkpoint.write(path: path)
+    }
+}
