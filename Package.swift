@@ -47,8 +47,10 @@ let package = Package(
             "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimize),
 
-        .testTarget(name: "FaceEngineTests", dependencies: ["FaceEngine"]),
-        .testTarget(name: "FaceWGANTests", dependencies: ["FaceWGAN"]),
+        // Finite-difference helpers shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["FaceEngine"], path: "Tests/TestSupport"),
+        .testTarget(name: "FaceEngineTests", dependencies: ["FaceEngine", "TestSupport"]),
+        .testTarget(name: "FaceWGANTests", dependencies: ["FaceWGAN", "TestSupport"]),
         .testTarget(name: "ToolTests", dependencies: ["FaceWGAN"]),
     ],
     // Strict concurrency checking would force Sendable wrappers around every pointer the kernels share

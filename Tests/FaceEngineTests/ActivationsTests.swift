@@ -1,5 +1,6 @@
 @testable import FaceEngine
 import Foundation
+import TestSupport
 import XCTest
 
 /// LeakyReLU(0.2), ReLU and tanh: forward values at chosen points (including the kink at 0) and

@@ -1,4 +1,5 @@
 @testable import FaceEngine
+import TestSupport
 import XCTest
 
 /// The generator's batch normalization with PyTorch's semantics: training normalizes with batch

@@ -1,4 +1,5 @@
 @testable import FaceEngine
+import TestSupport
 import XCTest
 
 /// Conv2d and ConvTranspose2d against direct loops (forward) and finite differences (backward).

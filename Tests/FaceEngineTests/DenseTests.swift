@@ -1,4 +1,5 @@
 @testable import FaceEngine
+import TestSupport
 import XCTest
 
 /// Dense (PyTorch `Linear`): forward against direct loops, backward against finite differences, and

@@ -1,4 +1,5 @@
 @testable import FaceEngine
+import TestSupport
 import XCTest
 
 /// Patch lowering and its adjoint, the layout reorders, and the BLAS backend's split of a batch into

@@ -1,4 +1,5 @@
 @testable import FaceEngine
+import TestSupport
 import XCTest
 
 /// The critic's layer normalization: forward against its definition, and backward, linearized

@@ -1,5 +1,6 @@
 import FaceEngine
 @testable import FaceWGAN
+import TestSupport
 import XCTest
 
 final class GeneratorTests: XCTestCase {

@@ -1,5 +1,6 @@
 import FaceEngine
 @testable import FaceWGAN
+import TestSupport
 import XCTest
 
 /// The whole WGAN-GP losses against central finite differences, on small networks

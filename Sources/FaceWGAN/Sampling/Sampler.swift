@@ -134,7 +134,7 @@ public final class Sampler {
             progress(done, total)
         }
         if let sheet, let sheetFile, let (pixels, layout) = sheet.render() {
-            let png = try SamplePNG.encodeRGB(pixels, width: layout.width, height: layout.height)
+            let png = try ImageEncoder.png(samples: pixels, width: layout.width, height: layout.height, colorType: .rgb)
             try Self.writeAll(png, to: sheetFile)
             try sheetFile.commit()
         }
@@ -150,7 +150,8 @@ public final class Sampler {
         let tileBytes = 3 * size * size
         try tiles.withUnsafeBufferPointer { pointer in
             try BatchFileWriter.write(count: count, directory: directory, name: { fileName(index: firstIndex + $0) }) { index in
-                try SamplePNG.encodeRGB(pointer.baseAddress! + index * tileBytes, width: size, height: size)
+                try ImageEncoder.png(samples: Array(UnsafeBufferPointer(start: pointer.baseAddress! + index * tileBytes, count: tileBytes)),
+                                     width: size, height: size, colorType: .rgb)
             }
         }
     }

@@ -184,11 +184,18 @@ public final class TrainingRun {
         let latents = Tensor(shape: [Self.gridLatents, configuration.latentDimension])
         random.fillNormal(latents.buffer)
         let images = emaGenerator.forward(latents: latents.pointer, count: Self.gridLatents, mode: .evaluation)
-        let sheet = ImageGrid.sheet(images.pointer, count: Self.gridLatents, size: configuration.imageSize, columns: 8)
+        let size = configuration.imageSize
+        let sheet = ContactSheet(tileSize: size, columns: 8, padding: 2, background: BackgroundColor(red: 0, green: 0, blue: 0))
+        for index in 0..<Self.gridLatents {
+            let tile = PixelConversion.interleavedRGB(planar: images.pointer + index * configuration.imageItemSize, size: size)
+            try sheet.add(tile)
+        }
+        let (pixels, layout) = sheet.render()!
         let directory = (options.out as NSString).appendingPathComponent("samples")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = (directory as NSString).appendingPathComponent(String(format: "step-%06d.png", step))
-        try AtomicFile.write(try ImageEncoder.png(sheet), to: path)
+        try AtomicFile.write(try ImageEncoder.png(samples: pixels, width: layout.width, height: layout.height, colorType: .rgb),
+                             to: path)
     }
 
     private func writeCheckpoint(statisticsReady: Bool = false) throws {

@@ -8,8 +8,8 @@ import XCTest
 /// once; a wrong factor, sign or missing term changes the directional derivative by far more than
 /// the tolerance. Losses are evaluated in Float32 and accumulated in Double by the callers, so with
 /// h = 1e-2 the rounding error of the difference quotient is about 1e-4 of the loss's scale.
-enum GradientCheck {
-    static func randomDirection(_ count: Int, random: inout RandomGenerator) -> [Float] {
+public enum GradientCheck {
+    public static func randomDirection(_ count: Int, random: inout RandomGenerator) -> [Float] {
         var direction = [Float](repeating: 0, count: count)
         direction.withUnsafeMutableBufferPointer { random.fillNormal($0) }
         let norm = direction.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
@@ -18,7 +18,7 @@ enum GradientCheck {
 
     /// Returns (finite difference, analytic) of the directional derivative of `loss` along a random
     /// direction over `values[0..<count]`; `values` is restored afterwards.
-    static func directional(values: UnsafeMutablePointer<Float>, count: Int, analytic gradient: [Float],
+    public static func directional(values: UnsafeMutablePointer<Float>, count: Int, analytic gradient: [Float],
                             step: Float = 1e-2, seed: UInt64 = 7, loss: () -> Double) -> (numeric: Double, analytic: Double) {
         var random = RandomGenerator(seed: seed)
         let direction = randomDirection(count, random: &random)
@@ -33,7 +33,7 @@ enum GradientCheck {
         return (numeric, analytic)
     }
 
-    static func assertClose(_ result: (numeric: Double, analytic: Double), relative: Double, absolute: Double,
+    public static func assertClose(_ result: (numeric: Double, analytic: Double), relative: Double, absolute: Double,
                             _ name: String, file: StaticString = #filePath, line: UInt = #line) {
         let error = abs(result.numeric - result.analytic)
         let scale = max(abs(result.numeric), abs(result.analytic))
@@ -42,13 +42,13 @@ enum GradientCheck {
     }
 
     /// sum_i weights_i * values_i in Double: a scalar loss whose gradient with respect to `values` is `weights`.
-    static func weightedSum(_ values: UnsafePointer<Float>, _ weights: [Float]) -> Double {
+    public static func weightedSum(_ values: UnsafePointer<Float>, _ weights: [Float]) -> Double {
         var sum = 0.0
         for index in weights.indices { sum += Double(values[index]) * Double(weights[index]) }
         return sum
     }
 
-    static func randomArray(_ count: Int, random: inout RandomGenerator, scale: Float = 1) -> [Float] {
+    public static func randomArray(_ count: Int, random: inout RandomGenerator, scale: Float = 1) -> [Float] {
         var values = [Float](repeating: 0, count: count)
         values.withUnsafeMutableBufferPointer { random.fillNormal($0) }
         return values.map { $0 * scale }
@@ -56,7 +56,7 @@ enum GradientCheck {
 }
 
 extension Tensor {
-    static func random(_ shape: [Int], random: inout RandomGenerator, scale: Float = 1) -> Tensor {
+    public static func random(_ shape: [Int], random: inout RandomGenerator, scale: Float = 1) -> Tensor {
         Tensor(shape: shape, values: GradientCheck.randomArray(shape.reduce(1, *), random: &random, scale: scale))
     }
 }
