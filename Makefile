@@ -31,6 +31,7 @@ bench: build
 	  $(BIN)/facewgan-bench --threads $(THREADS) --size $$size --critic-norm $$norm; \
 	done; done
 	@THREADS=$(THREADS) BIN=$(BIN) sh bench/train_bench.sh
+	@THREADS=$(THREADS) BIN=$(BIN) bash bench/sample_bench.sh
 	THREADS=$(THREADS) BIN=$(BIN) sh bench/preprocess_bench.sh
 
 demo: build

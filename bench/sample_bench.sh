@@ -4,27 +4,22 @@
 #
 #   bench/sample_bench.sh [CHECKPOINT]
 #
-# Without CHECKPOINT it times a 64x64, width-64, z-dim-128 generator with random weights and
-# BatchNorm statistics measured on 2,048 latents (the same compute as a trained one), written by the
-# test fixture SampleBenchmarkFixture (which needs the test build). Once `train` writes checkpoints,
-# pass one instead. Environment: SWIFT, THREADS, COUNT (images, default 1024), SCRATCH (build
-# directory, default .build, with the flags of `make test` so that no rebuild is needed after it).
+# Without CHECKPOINT it times the default 64x64 generator (width 64, z-dim 128) after one training
+# step on data/faces (the same compute as a trained one). Environment: THREADS, COUNT (images,
+# default 1024), BIN (default .build/release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SWIFT=${SWIFT:-swift}
 THREADS=${THREADS:-2}
 COUNT=${COUNT:-1024}
-SCRATCH=${SCRATCH:-.build}
-BIN=$SCRATCH/release
+BIN=${BIN:-.build/release}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-"$SWIFT" build -c release -Xswiftc -enable-testing --build-tests --scratch-path "$SCRATCH" >&2
 checkpoint=${1:-}
 if [ -z "$checkpoint" ]; then
-  checkpoint=$work/bench.safetensors
-  FACEWGAN_BENCH_CHECKPOINT=$checkpoint "$SWIFT" test -c release -Xswiftc -enable-testing --skip-build \
-    --scratch-path "$SCRATCH" --filter SampleBenchmarkFixture >&2
+  "$BIN/preprocess" data/faces --size 64 --out "$work/shards" -q >/dev/null
+  "$BIN/train" --data "$work/shards" --out "$work/run" --steps 1 --batch 16 --threads "$THREADS" -q
+  checkpoint=$work/run/checkpoint.safetensors
 fi
 
 # Warm-up: page cache, OpenBLAS's start-up.
@@ -43,4 +38,4 @@ run() {
 read -r size out_seconds out_rate out_wall < <(run --out "$work/out")
 read -r _ grid_seconds grid_rate _ < <(run --grid "$work/grid.png" --columns 32)
 printf '{"bench": "sample", "size": %s, "threads": %s, "count": %s, "batch": 64, "images_per_s": %s, "seconds": %s, "process_seconds": %s, "grid_images_per_s": %s, "checkpoint": "%s"}\n' \
-  "$size" "$THREADS" "$COUNT" "$out_rate" "$out_seconds" "$out_wall" "$grid_rate" "${1:-random-weights fixture}"
+  "$size" "$THREADS" "$COUNT" "$out_rate" "$out_seconds" "$out_wall" "$grid_rate" "${1:-one training step on data/faces}"

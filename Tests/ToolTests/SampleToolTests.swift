@@ -3,65 +3,17 @@ import Foundation
 import XCTest
 @testable import FaceWGAN
 
-/// Runs the built `sample` and `interpolate` executables (and shell pipes of them).
-///
-/// The executables are looked up in $FACEWGAN_BIN, else in the build's products directory, the one
-/// that holds the test bundle (so a `--scratch-path` build tests its own executables, never stale ones
-/// from another build directory).
+/// Runs the built `sample` and `interpolate` executables (and shell pipes of them) through `ToolRunner`.
 enum SamplingTools {
-    /// The products directory: on Linux `Bundle(for:)` is the directory of the xctest executable
-    /// itself; on macOS it is the .xctest bundle, inside the products directory.
-    static var productsDirectory: URL {
-        let bundle = Bundle(for: SampleToolTests.self).bundleURL
-        return bundle.pathExtension == "xctest" ? bundle.deletingLastPathComponent() : bundle
-    }
+    typealias Run = ToolRunner.Result
 
-    static func executable(_ name: String) throws -> String {
-        var candidates: [URL] = []
-        if let bin = ProcessInfo.processInfo.environment["FACEWGAN_BIN"] {
-            candidates.append(URL(fileURLWithPath: bin).appendingPathComponent(name))
-        }
-        candidates.append(productsDirectory.appendingPathComponent(name))
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw XCTSkip("\(name) executable not built; looked in \(candidates.map(\.path))")
-        }
-        return found.path
-    }
+    static func executable(_ name: String) throws -> String { try ToolRunner.executable(name).path }
 
-    struct Run {
-        var status: Int32
-        var stdout: Data
-        var stderr: String
-        var text: String { String(decoding: stdout, as: UTF8.self) }
-    }
-
-    /// Runs `executable arguments` (or, with `shell`, `/bin/bash -c shell`), feeding `stdin`.
     static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        // Feed stdin and drain stderr on other threads so that no pipe can fill up and block the child.
-        final class Box: @unchecked Sendable { var data = Data() }
-        let errBox = Box()
-        let group = DispatchGroup()
-        let errHandle = err.fileHandleForReading, inHandle = input.fileHandleForWriting
-        DispatchQueue.global().async(group: group) { errBox.data = errHandle.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: group) {
-            if let stdin { try? inHandle.write(contentsOf: stdin) }
-            try? inHandle.close()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errBox.data, as: UTF8.self))
+        try ToolRunner.run(path: URL(fileURLWithPath: executable), arguments, input: stdin)
     }
 
-    static func shell(_ script: String) throws -> Run { try run("/bin/bash", ["-c", script]) }
+    static func shell(_ script: String) throws -> Run { try ToolRunner.shell(script) }
 
     /// A size-32, width-4, z-dim-8 checkpoint in run directory `directory`.
     static func makeRun(_ directory: String) throws {
@@ -107,7 +59,7 @@ final class SampleToolTests: XCTestCase {
 
     /// The executables are found next to the test bundle, so `--scratch-path` builds test their own.
     func testExecutablesAreFoundNextToTheTestBundle() throws {
-        let products = SamplingTools.productsDirectory
+        let products = ToolRunner.binaryDirectory
         XCTAssertTrue(FileManager.default.fileExists(atPath: products.appendingPathComponent("train").path),
                       "\(products.path) is not the products directory")
         for name in ["sample", "interpolate"] {
@@ -231,32 +183,5 @@ final class SampleToolTests: XCTestCase {
             let result = try sample(["--checkpoint", run] + arguments)
             XCTAssertEqual(result.status, 2, "\(arguments): \(result.stderr)")
         }
-    }
-}
-
-/// Not a test of behaviour: writes the 64x64 checkpoint that bench/sample_bench.sh times `sample`
-/// on (width 64, z-dim 128, random weights with BatchNorm statistics measured on 2,048 latents, the
-/// same compute as a trained generator), when FACEWGAN_BENCH_CHECKPOINT names where to put it.
-/// Skipped otherwise.
-final class SampleBenchmarkFixture: XCTestCase {
-    func testWriteBenchmarkCheckpoint() throws {
-        guard let path = ProcessInfo.processInfo.environment["FACEWGAN_BENCH_CHECKPOINT"] else {
-            throw XCTSkip("set FACEWGAN_BENCH_CHECKPOINT to write the benchmark checkpoint")
-        }
-        let configuration = ModelConfiguration(imageSize: 64, width: 64, latentDimension: 128, criticNorm: .layer)
-        let backend = BLASBackend()
-        var random = RandomGenerator(seed: 1)
-        var checkpoint = Checkpoint(configuration: configuration, metadata: ["step": "0"])
-        var statistics = [Float](repeating: 0, count: 2048 * 128)
-        statistics.withUnsafeMutableBufferPointer { random.fillNormal($0) }
-        let generator = Generator(configuration, backend: backend)
-        generator.initialize(random: &random)
-        generator.recomputeBatchNormStatistics(latents: statistics, count: 2048)
-        checkpoint.store(generator, prefix: "generator.")
-        checkpoint.store(generator, prefix: "generator_ema.")
-        let critic = Critic(configuration, backend: backend)
-        critic.initialize(random: &random)
-        checkpoint.store(critic)
-        try checkpoint.write(path: path)
     }
 }

@@ -8,6 +8,10 @@ enum ToolRunner {
         var standardOutput: Data
         var standardError: String
         var output: String { String(decoding: standardOutput, as: UTF8.self) }
+        // The names the sampling tool tests use.
+        var stdout: Data { standardOutput }
+        var stderr: String { standardError }
+        var text: String { output }
     }
 
     static var binaryDirectory: URL {
@@ -25,11 +29,20 @@ enum ToolRunner {
         return url
     }
 
-    /// Runs `name arguments...` with `input` on stdin; waits for it to end.
+    /// Runs the built tool `name` with `arguments` and `input` on stdin; waits for it to end.
     static func run(_ name: String, _ arguments: [String], input: Data? = nil,
                     environment: [String: String] = [:]) throws -> Result {
+        try run(path: try executable(name), arguments, input: input, environment: environment)
+    }
+
+    /// Runs `/bin/bash -c script` (pipes of the tools).
+    static func shell(_ script: String) throws -> Result {
+        try run(path: URL(fileURLWithPath: "/bin/bash"), ["-c", script])
+    }
+
+    static func run(path: URL, _ arguments: [String], input: Data? = nil, environment: [String: String] = [:]) throws -> Result {
         let process = Process()
-        process.executableURL = try executable(name)
+        process.executableURL = path
         process.arguments = arguments
         var variables = ProcessInfo.processInfo.environment
         variables.merge(environment) { $1 }
@@ -39,17 +52,21 @@ enum ToolRunner {
         process.standardError = stderr
         process.standardInput = stdin
         try process.run()
-        if let input { stdin.fileHandleForWriting.write(input) }
-        try stdin.fileHandleForWriting.close()
-        // Read both pipes to the end before waiting, so a chatty tool cannot block on a full pipe.
-        var errorData = Data()
-        let errorReader = Thread { errorData = stderr.fileHandleForReading.readDataToEndOfFile() }
-        errorReader.start()
-        let outputData = stdout.fileHandleForReading.readDataToEndOfFile()
+        // Feed stdin and drain stderr on other threads, so that no pipe can fill up and block the child.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errors = Box()
+        let group = DispatchGroup()
+        let errorHandle = stderr.fileHandleForReading, inputHandle = stdin.fileHandleForWriting
+        DispatchQueue.global().async(group: group) { errors.data = errorHandle.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: group) {
+            if let input { try? inputHandle.write(contentsOf: input) }
+            try? inputHandle.close()
+        }
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
         process.waitUntilExit()
-        while !errorReader.isFinished { usleep(1000) }
-        return Result(status: process.terminationStatus, standardOutput: outputData,
-                      standardError: String(decoding: errorData, as: UTF8.self))
+        return Result(status: process.terminationStatus, standardOutput: output,
+                      standardError: String(decoding: errors.data, as: UTF8.self))
     }
 
     static func temporaryDirectory() throws -> URL {
