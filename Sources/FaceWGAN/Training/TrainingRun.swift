@@ -157,9 +157,11 @@ public final class TrainingRun {
         }
     }
 
-    /// ema = decay * ema + (1 - decay) * weights, after every generator step.
+    /// ema = d * ema + (1 - d) * weights after every generator step, with TensorFlow's warm-up
+    /// d = min(--ema-decay, (1 + t) / (10 + t)) at step t: early grids show the current generator
+    /// instead of an average still dominated by the random initial weights.
     private func updateAverage() {
-        let decay = options.emaDecay
+        let decay = min(options.emaDecay, Float(1 + step) / Float(10 + step))
         let average = emaParameters.pointer, weights = trainer.generator.parameters.values.pointer
         Parallel.forRanges(emaParameters.count) { range in
             for index in range { average[index] = decay * average[index] + (1 - decay) * weights[index] }
