@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "FaceWGAN", targets: ["FaceWGAN"]),
         .executable(name: "preprocess", targets: ["preprocess"]),
         .executable(name: "train", targets: ["train"]),
+        .executable(name: "facegen", targets: ["facegen"]),
         .executable(name: "facewgan-bench", targets: ["bench"]),
     ],
     dependencies: [
@@ -37,6 +38,10 @@ let package = Package(
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "train", dependencies: [
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Draws the synthetic sample set in data/ (demo data, not part of the library).
+        .executableTarget(name: "facegen", dependencies: [
+            "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: optimize),
         .executableTarget(name: "bench", dependencies: [
             "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimize),
