@@ -282,7 +282,7 @@ public enum RunReport {
         if finite.count == 1 || (plotted.filter { $0.1.isFinite }.count == 1) {
             let point = finite[0]
             svg += "<circle class=\"point\" cx=\"\(f(x(point.0)))\" cy=\"\(f(y(point.1)))\" r=\"3.5\"/>\n"
-        } else if plotted.count > 20 {
+        } else if plotted.count > 60 {
             svg += "<path class=\"raw\" d=\"\(raw)\"/>\n"
             svg += "<path class=\"line\" d=\"\(pathData(smoothed(plotted), x: x, y: y))\"/>\n"
         } else {
@@ -319,14 +319,18 @@ public enum RunReport {
         }
     }
 
-    /// An exponential moving average that restarts after each non-finite value.
+    /// A centred moving average over about 1/20 of the points (no lag, unlike an exponential
+    /// average); non-finite values stay where they are and are left out of their neighbours' means.
     static func smoothed(_ points: [(Double, Double)]) -> [(Double, Double)] {
-        let decay = max(0.6, 1 - 8 / Double(points.count))
-        var average: Double?
-        return points.map { point in
-            guard point.1.isFinite else { average = nil; return point }
-            average = average.map { decay * $0 + (1 - decay) * point.1 } ?? point.1
-            return (point.0, average!)
+        let half = max(1, points.count / 40)
+        return points.indices.map { index in
+            guard points[index].1.isFinite else { return points[index] }
+            var sum = 0.0, count = 0.0
+            for neighbour in max(0, index - half)...min(points.count - 1, index + half) where points[neighbour].1.isFinite {
+                sum += points[neighbour].1
+                count += 1
+            }
+            return (points[index].0, sum / count)
         }
     }
 
