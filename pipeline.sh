@@ -17,8 +17,8 @@
 # 32x32 images, width 16, 2000 steps of batch 64, EMA decay 0.995. Measured on 2 cores (Xeon, tools
 # already built): 0.265 s a step (1,240 images/s through the critic); the whole pipeline took 400 s
 # with 1500 steps, so 2000 steps take about 9 minutes. For real photos use more, e.g.
-#   SIZE=64 WIDTH=64 STEPS=20000 ./pipeline.sh img_align_celeba out/celeba \
-#       PREPROCESS_ARGS="--crop-size 108"        (CelebA's aligned crops: a 108-pixel centre square)
+#   SIZE=64 WIDTH=64 STEPS=20000 EMA_DECAY=0.999 PREPROCESS_ARGS="--crop-size 108" \
+#       ./pipeline.sh img_align_celeba out/celeba   (CelebA's aligned crops: a 108-pixel centre square)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
