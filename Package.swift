@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "train", targets: ["train"]),
         .executable(name: "sample", targets: ["sample"]),
         .executable(name: "interpolate", targets: ["interpolate"]),
+        .executable(name: "facegen", targets: ["facegen"]),
         .executable(name: "facewgan-bench", targets: ["bench"]),
     ],
     dependencies: [
@@ -43,6 +44,10 @@ let package = Package(
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "interpolate", dependencies: [
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Draws the synthetic sample set in data/ (demo data, not part of the library).
+        .executableTarget(name: "facegen", dependencies: [
+            "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: optimize),
         .executableTarget(name: "bench", dependencies: [
             "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimize),

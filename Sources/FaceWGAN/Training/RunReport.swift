@@ -1,0 +1,455 @@
+import Foundation
+
+/// RUN/report.html: one self-contained page about a training run (no scripts, no network; CSS inline,
+/// curves as inline SVG), rendered from the run directory's config.json, metrics.jsonl and sample
+/// grids. Sample grids are linked relative to the report (samples/step-NNNNNN.png, which sit beside
+/// it), and the newest is also embedded as a data: URI so the page still shows it when copied alone.
+public enum RunReport {
+    /// The curves drawn, one SVG each: metrics.jsonl key, title, what it means.
+    static let curves: [(key: String, title: String, note: String)] = [
+        ("wasserstein", "Wasserstein estimate", "mean D(real) - mean D(fake); falls as the generator improves"),
+        ("penalty", "Gradient penalty", "lambda * mean (||grad D(x^)|| - 1)^2"),
+        ("critic_loss", "Critic loss", "mean D(fake) - mean D(real) + penalty"),
+        ("generator_loss", "Generator loss", "-mean D(G(z))"),
+        ("gradient_norm", "Gradient norm", "mean ||grad D(x^)|| over interpolates; the penalty pulls it to 1"),
+    ]
+    /// Sample grids shown, newest first.
+    static let gridsShown = 4
+
+    /// The page for a run: `configurationJSON` is config.json's text (empty if missing),
+    /// `metricsLines` the lines of metrics.jsonl, `sampleFiles` the names of the grids in samples/
+    /// ("step-000500.png", with or without the "samples/" prefix), `newestSamplePNG` the bytes of the
+    /// newest grid (embedded; nil: linked only).
+    public static func render(configurationJSON: String, metricsLines: [String], sampleFiles: [String],
+                              newestSamplePNG: [UInt8]?) -> String {
+        let configuration = flattenConfiguration(configurationJSON)
+        let metrics = metricsLines.compactMap(parseMetricsLine)
+        let grids = sortedGrids(sampleFiles)
+        let latest = metrics.last
+        let totalSteps = configuration.first { $0.key == "options.steps" }.flatMap { Int($0.value) }
+
+        var html = """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>FaceWGAN run report\(latest.map { " - step \(Int($0.step))" } ?? "")</title>
+        <style>\(style)</style>
+        </head>
+        <body>
+        <header><h1>FaceWGAN training run</h1>
+        <p class="sub">\(escape(subtitle(configuration)))</p></header>
+
+        """
+        html += "<section class=\"summary\">\n"
+        html += tile("Step", latest.map { step in
+            totalSteps.map { "\(Int(step.step)) / \($0)" } ?? "\(Int(step.step))"
+        } ?? "no metrics yet", detail: latest.flatMap { step in
+            totalSteps.map { String(format: "%.0f%% done", 100 * step.step / Double(max($0, 1))) }
+        })
+        html += tile("Images / s", latest?["images_per_s"].map { formatNumber($0) } ?? "-",
+                     detail: "latest interval (real + fake through the critic)")
+        html += tile("Elapsed", latest?["elapsed_s"].map(formatDuration) ?? "-", detail: "this invocation of train")
+        html += tile("Wasserstein", latest?["wasserstein"].map { formatNumber($0) } ?? "-",
+                     detail: latest?["penalty"].map { "penalty " + formatNumber($0) })
+        html += "</section>\n"
+
+        html += "<section><h2>Curves</h2>\n<div class=\"charts\">\n"
+        for curve in curves {
+            let points = metrics.compactMap { line in line[curve.key].map { (line.step, $0) } }
+            html += "<figure class=\"chart\"><figcaption><b>\(escape(curve.title))</b> <span>\(escape(curve.note))</span></figcaption>\n"
+            html += chart(points: points, label: curve.title)
+            html += "</figure>\n"
+        }
+        html += "</div></section>\n"
+
+        html += "<section><h2>Samples</h2>\n"
+        if grids.isEmpty {
+            html += "<p class=\"empty\">No sample grid yet (train writes samples/step-NNNNNN.png every --sample-every steps).</p>\n"
+        } else {
+            html += "<p class=\"note\">64 latents fixed for the whole run, drawn by the EMA generator; newest first.</p>\n<div class=\"grids\">\n"
+            for (index, grid) in grids.prefix(gridsShown).enumerated() {
+                let link = "samples/" + grid.name
+                let source = index == 0 && newestSamplePNG != nil
+                    ? "data:image/png;base64," + Data(newestSamplePNG!).base64EncodedString() : link
+                html += """
+                <figure class="grid\(index == 0 ? " newest" : "")"><a href="\(escape(link))"><img src="\(escape(source))" \
+                alt="samples at step \(grid.step)"></a><figcaption>step \(grid.step)\(index == 0 ? " (newest)" : "")</figcaption></figure>
+
+                """
+            }
+            html += "</div>\n"
+            if grids.count > gridsShown {
+                html += "<p class=\"note\">Older grids: " + grids.dropFirst(gridsShown).map {
+                    "<a href=\"\(escape("samples/" + $0.name))\">\($0.step)</a>"
+                }.joined(separator: " ") + "</p>\n"
+            }
+        }
+        html += "</section>\n"
+
+        html += "<section><h2>Configuration</h2>\n"
+        if configuration.isEmpty {
+            if configurationJSON.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                html += "<p class=\"empty\">No config.json.</p>\n"
+            } else {
+                html += "<pre>\(escape(configurationJSON))</pre>\n"
+            }
+        } else {
+            html += "<table class=\"config\">\n"
+            for (key, value) in configuration {
+                html += "<tr><th>\(escape(key))</th><td>\(escape(value))</td></tr>\n"
+            }
+            html += "</table>\n"
+        }
+        html += "</section>\n"
+        html += "<footer>Written by train at every checkpoint from config.json, metrics.jsonl and samples/.</footer>\n"
+        html += "</body>\n</html>\n"
+        return html
+    }
+
+    /// Reads RUN/config.json, RUN/metrics.jsonl and RUN/samples/, and writes RUN/report.html
+    /// atomically. Missing inputs give an emptier page, not an error.
+    public static func write(runDirectory: String) throws {
+        let run = runDirectory as NSString
+        let configuration = (try? readFileBytes(atPath: run.appendingPathComponent("config.json")))
+            .map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let metrics = (try? readFileBytes(atPath: run.appendingPathComponent("metrics.jsonl")))
+            .map { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) } ?? []
+        let samplesDirectory = run.appendingPathComponent("samples")
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: samplesDirectory)) ?? [])
+            .filter { gridStep($0) != nil }
+        let newest = sortedGrids(names).first.flatMap {
+            try? readFileBytes(atPath: (samplesDirectory as NSString).appendingPathComponent($0.name))
+        }
+        let html = render(configurationJSON: configuration, metricsLines: metrics, sampleFiles: names,
+                          newestSamplePNG: newest)
+        try AtomicFile.write(html, to: run.appendingPathComponent("report.html"))
+    }
+
+    // MARK: - Inputs
+
+    /// One metrics line: its step and every other numeric field (NaN and infinities kept).
+    struct MetricsLine {
+        var step: Double
+        var values: [String: Double]
+        subscript(key: String) -> Double? { values[key] }
+    }
+
+    /// Parses a flat JSON object of numbers. JSON has no NaN or infinity, but `train` prints them as
+    /// `nan` and `inf` (printf's %g), so values are read with Double's own parser. A line without a
+    /// numeric "step" is skipped.
+    static func parseMetricsLine(_ line: String) -> MetricsLine? {
+        var text = Substring(line.trimmingCharacters(in: .whitespaces))
+        guard text.hasPrefix("{"), text.hasSuffix("}") else { return nil }
+        text = text.dropFirst().dropLast()
+        var values: [String: Double] = [:]
+        for field in text.split(separator: ",") {
+            guard let colon = field.firstIndex(of: ":") else { continue }
+            let key = field[..<colon].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            let raw = field[field.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if raw == "null" { values[key] = .nan } else if let value = Double(raw) { values[key] = value }
+        }
+        guard let step = values.removeValue(forKey: "step"), step.isFinite else { return nil }
+        return MetricsLine(step: step, values: values)
+    }
+
+    /// config.json as (dotted key, value) rows with keys sorted: {"options": {"steps": 30}} gives
+    /// ("options.steps", "30"). Text that is not a JSON object gives no rows.
+    static func flattenConfiguration(_ json: String) -> [(key: String, value: String)] {
+        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)) else { return [] }
+        var rows: [(key: String, value: String)] = []
+        func visit(_ value: JSONValue, _ key: String) {
+            switch value {
+            case .object(let members):
+                for name in members.keys.sorted() { visit(members[name]!, key.isEmpty ? name : key + "." + name) }
+            default: rows.append((key, value.text))
+            }
+        }
+        visit(.object(object), "")
+        return rows
+    }
+
+    /// Any JSON value; numbers keep their integer form when they have one.
+    enum JSONValue: Decodable {
+        case null, bool(Bool), integer(Int64), unsigned(UInt64), number(Double), string(String)
+        case array([JSONValue]), object([String: JSONValue])
+
+        init(from decoder: Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if container.decodeNil() { self = .null }
+            else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+            else if let value = try? container.decode(Int64.self) { self = .integer(value) }
+            else if let value = try? container.decode(UInt64.self) { self = .unsigned(value) }
+            else if let value = try? container.decode(Double.self) { self = .number(value) }
+            else if let value = try? container.decode(String.self) { self = .string(value) }
+            else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+            else { self = .object(try container.decode([String: JSONValue].self)) }
+        }
+
+        var text: String {
+            switch self {
+            case .null: return "null"
+            case .bool(let value): return value ? "true" : "false"
+            case .integer(let value): return String(value)
+            case .unsigned(let value): return String(value)
+            case .number(let value): return "\(value)"
+            case .string(let value): return value
+            case .array(let values): return "[" + values.map(\.text).joined(separator: ", ") + "]"
+            case .object(let members): return "{" + members.keys.sorted().map { "\($0): \(members[$0]!.text)" }.joined(separator: ", ") + "}"
+            }
+        }
+    }
+
+    private static func subtitle(_ configuration: [(key: String, value: String)]) -> String {
+        let values = Dictionary(configuration, uniquingKeysWith: { first, _ in first })
+        var parts: [String] = []
+        if let size = values["model.imageSize"] { parts.append("\(size)x\(size) images") }
+        if let width = values["model.width"] { parts.append("width \(width)") }
+        if let z = values["model.latentDimension"] { parts.append("z-dim \(z)") }
+        if let batch = values["options.hyperparameters.batchSize"] { parts.append("batch \(batch)") }
+        if let data = values["options.data"] { parts.append("data " + data) }
+        if let out = values["options.out"] { parts.append("run " + out) }
+        return parts.isEmpty ? "no configuration" : parts.joined(separator: " · ")
+    }
+
+    struct Grid { var name: String; var step: Int }
+
+    /// The step in "step-000500.png" (or "samples/step-000500.png").
+    static func gridStep(_ name: String) -> Int? {
+        let base = name.split(separator: "/").last.map(String.init) ?? name
+        guard base.hasPrefix("step-"), base.hasSuffix(".png") else { return nil }
+        return Int(base.dropFirst(5).dropLast(4))
+    }
+
+    /// Grids newest first.
+    static func sortedGrids(_ names: [String]) -> [Grid] {
+        names.compactMap { name in
+            gridStep(name).map { Grid(name: String(name.split(separator: "/").last ?? Substring(name)), step: $0) }
+        }.sorted { $0.step > $1.step }
+    }
+
+    // MARK: - Charts
+
+    static let chartWidth = 520.0, chartHeight = 230.0
+    static let margin = (left: 58.0, right: 14.0, top: 12.0, bottom: 34.0)
+    /// Above this many points a curve is drawn from bucket means (the SVG stays small).
+    static let maximumPlottedPoints = 600
+
+    /// An SVG line chart of (step, value): ticks and labels on both axes, a smoothed line over the raw
+    /// one when there are many points, gaps and red marks at non-finite values, a dot for one point.
+    static func chart(points: [(Double, Double)], label: String) -> String {
+        let width = chartWidth, height = chartHeight
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" "
+            + "width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(escape(label)) against step\">\n"
+        let finite = points.filter { $0.1.isFinite }
+        let plotLeft = margin.left, plotRight = width - margin.right
+        let plotTop = margin.top, plotBottom = height - margin.bottom
+        svg += "<rect class=\"plot\" x=\"\(f(plotLeft))\" y=\"\(f(plotTop))\" width=\"\(f(plotRight - plotLeft))\" height=\"\(f(plotBottom - plotTop))\"/>\n"
+        guard !points.isEmpty else {
+            svg += "<text class=\"empty\" x=\"\(f((plotLeft + plotRight) / 2))\" y=\"\(f((plotTop + plotBottom) / 2))\" text-anchor=\"middle\">no data yet</text>\n</svg>\n"
+            return svg
+        }
+        // Axis ranges: steps from all points, values from the finite ones (padded, never empty).
+        var (stepLow, stepHigh) = (points.map(\.0).min()!, points.map(\.0).max()!)
+        if stepLow == stepHigh { stepLow -= 1; stepHigh += 1 }
+        var (valueLow, valueHigh) = finite.isEmpty ? (-1.0, 1.0) : (finite.map(\.1).min()!, finite.map(\.1).max()!)
+        if valueLow == valueHigh {
+            let pad = max(abs(valueLow) * 0.1, 1e-3)
+            valueLow -= pad; valueHigh += pad
+        }
+        let xTicks = niceTicks(stepLow, stepHigh, count: 6), yTicks = niceTicks(valueLow, valueHigh, count: 5)
+        stepLow = min(stepLow, xTicks.first ?? stepLow); stepHigh = max(stepHigh, xTicks.last ?? stepHigh)
+        valueLow = min(valueLow, yTicks.first ?? valueLow); valueHigh = max(valueHigh, yTicks.last ?? valueHigh)
+        func x(_ step: Double) -> Double { plotLeft + (step - stepLow) / (stepHigh - stepLow) * (plotRight - plotLeft) }
+        func y(_ value: Double) -> Double { plotBottom - (value - valueLow) / (valueHigh - valueLow) * (plotBottom - plotTop) }
+
+        for tick in yTicks {
+            svg += "<line class=\"gridline\" x1=\"\(f(plotLeft))\" x2=\"\(f(plotRight))\" y1=\"\(f(y(tick)))\" y2=\"\(f(y(tick)))\"/>"
+            svg += "<text class=\"tick\" x=\"\(f(plotLeft - 6))\" y=\"\(f(y(tick) + 4))\" text-anchor=\"end\">\(formatTick(tick, yTicks))</text>\n"
+        }
+        for tick in xTicks {
+            svg += "<line class=\"axis\" x1=\"\(f(x(tick)))\" x2=\"\(f(x(tick)))\" y1=\"\(f(plotBottom))\" y2=\"\(f(plotBottom + 4))\"/>"
+            svg += "<text class=\"tick\" x=\"\(f(x(tick)))\" y=\"\(f(plotBottom + 17))\" text-anchor=\"middle\">\(formatTick(tick, xTicks))</text>\n"
+        }
+        svg += "<text class=\"axislabel\" x=\"\(f(plotRight))\" y=\"\(f(height - 3))\" text-anchor=\"end\">step</text>\n"
+        if valueLow < 0 && valueHigh > 0 {
+            svg += "<line class=\"zero\" x1=\"\(f(plotLeft))\" x2=\"\(f(plotRight))\" y1=\"\(f(y(0)))\" y2=\"\(f(y(0)))\"/>\n"
+        }
+
+        let plotted = bucketed(points)
+        let raw = pathData(plotted, x: x, y: y)
+        if finite.count == 1 || (plotted.filter { $0.1.isFinite }.count == 1) {
+            let point = finite[0]
+            svg += "<circle class=\"point\" cx=\"\(f(x(point.0)))\" cy=\"\(f(y(point.1)))\" r=\"3.5\"/>\n"
+        } else if plotted.count > 60 {
+            svg += "<path class=\"raw\" d=\"\(raw)\"/>\n"
+            svg += "<path class=\"line\" d=\"\(pathData(smoothed(plotted), x: x, y: y))\"/>\n"
+        } else {
+            svg += "<path class=\"line\" d=\"\(raw)\"/>\n"
+            for point in plotted where point.1.isFinite {
+                svg += "<circle class=\"dot\" cx=\"\(f(x(point.0)))\" cy=\"\(f(y(point.1)))\" r=\"2\"/>"
+            }
+            svg += "\n"
+        }
+        // Non-finite values: a red mark at the top of the plot, and a count in the corner.
+        let bad = points.filter { !$0.1.isFinite }
+        for point in bad {
+            svg += "<line class=\"bad\" x1=\"\(f(x(point.0)))\" x2=\"\(f(x(point.0)))\" y1=\"\(f(plotTop))\" y2=\"\(f(plotTop + 10))\"/>"
+        }
+        if !bad.isEmpty {
+            let kinds = Set(bad.map { $0.1.isNaN ? "NaN" : $0.1 > 0 ? "+inf" : "-inf" }).sorted().joined(separator: "/")
+            svg += "<text class=\"badlabel\" x=\"\(f(plotRight - 4))\" y=\"\(f(plotTop + 22))\" text-anchor=\"end\">\(bad.count) non-finite (\(kinds)), first at step \(Int(bad[0].0))</text>\n"
+        }
+        if let last = finite.last {
+            svg += "<text class=\"last\" x=\"\(f(plotLeft + 6))\" y=\"\(f(plotTop + 14))\">last \(escape(formatNumber(last.1)))</text>\n"
+        }
+        svg += "</svg>\n"
+        return svg
+    }
+
+    /// At most `maximumPlottedPoints`: consecutive points averaged in equal buckets (a non-finite
+    /// value makes its bucket non-finite, so gaps stay visible).
+    static func bucketed(_ points: [(Double, Double)]) -> [(Double, Double)] {
+        guard points.count > maximumPlottedPoints else { return points }
+        let size = (points.count + maximumPlottedPoints - 1) / maximumPlottedPoints
+        return stride(from: 0, to: points.count, by: size).map { start in
+            let bucket = points[start..<min(start + size, points.count)]
+            return (bucket.last!.0, bucket.reduce(0) { $0 + $1.1 } / Double(bucket.count))
+        }
+    }
+
+    /// A centred moving average over about 1/20 of the points (no lag, unlike an exponential
+    /// average); non-finite values stay where they are and are left out of their neighbours' means.
+    static func smoothed(_ points: [(Double, Double)]) -> [(Double, Double)] {
+        let half = max(1, points.count / 40)
+        return points.indices.map { index in
+            guard points[index].1.isFinite else { return points[index] }
+            var sum = 0.0, count = 0.0
+            for neighbour in max(0, index - half)...min(points.count - 1, index + half) where points[neighbour].1.isFinite {
+                sum += points[neighbour].1
+                count += 1
+            }
+            return (points[index].0, sum / count)
+        }
+    }
+
+    /// SVG path data through the finite points; a non-finite value breaks the line.
+    static func pathData(_ points: [(Double, Double)], x: (Double) -> Double, y: (Double) -> Double) -> String {
+        var data = "", penDown = false
+        for point in points {
+            guard point.1.isFinite else { penDown = false; continue }
+            data += (penDown ? "L" : "M") + f(x(point.0)) + " " + f(y(point.1))
+            penDown = true
+        }
+        return data
+    }
+
+    /// About `count` round tick values (1, 2 or 5 times a power of ten apart) covering low...high.
+    static func niceTicks(_ low: Double, _ high: Double, count: Int) -> [Double] {
+        guard low.isFinite, high.isFinite, high > low else { return [] }
+        let rough = (high - low) / Double(max(count - 1, 1))
+        let magnitude = pow(10, floor(log10(rough)))
+        let spacing = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= rough } ?? 10 * magnitude
+        let first = floor(low / spacing), last = ceil(high / spacing)
+        guard last - first < 100 else { return [low, high] }
+        return stride(from: first, through: last, by: 1).map { $0 * spacing }
+    }
+
+    private static func formatTick(_ value: Double, _ ticks: [Double]) -> String {
+        let spacing = ticks.count > 1 ? abs(ticks[1] - ticks[0]) : abs(value)
+        if abs(value) < spacing * 1e-9 { return "0" }
+        if abs(value) >= 1e5 || spacing < 1e-3 { return String(format: "%.2g", value) }
+        let decimals = max(0, Int(-floor(log10(spacing))))
+        return String(format: "%.\(decimals)f", value)
+    }
+
+    // MARK: - Formatting
+
+    static func formatNumber(_ value: Double) -> String {
+        guard value.isFinite else { return value.isNaN ? "NaN" : value > 0 ? "+inf" : "-inf" }
+        if abs(value) >= 1000 { return String(format: "%.0f", value) }
+        return String(format: "%.4g", value)
+    }
+
+    static func formatDuration(_ seconds: Double) -> String {
+        guard seconds.isFinite && seconds >= 0 else { return "-" }
+        let whole = Int(seconds.rounded())
+        if whole < 60 { return String(format: "%.1f s", seconds) }
+        if whole < 3600 { return String(format: "%d min %02d s", whole / 60, whole % 60) }
+        return String(format: "%d h %02d min", whole / 3600, whole % 3600 / 60)
+    }
+
+    /// A coordinate with at most one decimal.
+    private static func f(_ value: Double) -> String { String(format: "%.1f", value) }
+
+    /// Text safe inside HTML elements and quoted attributes.
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.count)
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    private static func tile(_ title: String, _ value: String, detail: String?) -> String {
+        "<div class=\"tile\"><div class=\"label\">\(escape(title))</div><div class=\"value\">\(escape(value))</div>"
+            + (detail.map { "<div class=\"detail\">\(escape($0))</div>" } ?? "") + "</div>\n"
+    }
+
+    static let style = """
+
+    :root { color-scheme: light; --ink: #1d2430; --muted: #667085; --line: #2f6fde; --raw: #9db8ea; --card: #fff; }
+    * { box-sizing: border-box; }
+    body { margin: 0; padding: 24px 32px 40px; background: #f3f5f9; color: var(--ink);
+           font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+    header h1 { margin: 0; font-size: 26px; }
+    .sub { margin: 2px 0 18px; color: var(--muted); }
+    h2 { font-size: 18px; margin: 28px 0 10px; }
+    .summary { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 12px; }
+    .tile { background: var(--card); border-radius: 10px; padding: 12px 16px; box-shadow: 0 1px 3px rgba(16,24,40,.1); }
+    .tile .label { color: var(--muted); font-size: 13px; text-transform: uppercase; letter-spacing: .04em; }
+    .tile .value { font-size: 24px; font-weight: 600; font-variant-numeric: tabular-nums; }
+    .tile .detail { color: var(--muted); font-size: 12.5px; }
+    .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 14px; }
+    figure { margin: 0; }
+    .chart { background: var(--card); border-radius: 10px; padding: 10px 12px 4px; box-shadow: 0 1px 3px rgba(16,24,40,.1); }
+    .chart figcaption { font-size: 14px; margin-bottom: 2px; }
+    .chart figcaption span { color: var(--muted); font-size: 12.5px; margin-left: 6px; }
+    .chart svg { width: 100%; height: auto; display: block; }
+    svg .plot { fill: #fbfcfe; stroke: #d0d5dd; }
+    svg .gridline { stroke: #e4e7ec; }
+    svg .zero { stroke: #98a2b3; stroke-dasharray: 4 3; }
+    svg .axis { stroke: #98a2b3; }
+    svg .tick, svg .axislabel { fill: #475467; font-size: 11px; font-family: inherit; }
+    svg .line { fill: none; stroke: var(--line); stroke-width: 2; stroke-linejoin: round; }
+    svg .raw { fill: none; stroke: var(--raw); stroke-width: 1; }
+    svg .dot, svg .point { fill: var(--line); }
+    svg .bad { stroke: #d92d20; stroke-width: 2; }
+    svg .badlabel { fill: #d92d20; font-size: 11px; }
+    svg .last { fill: #475467; font-size: 11px; }
+    svg .empty { fill: var(--muted); font-size: 14px; }
+    .grids { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+    .grid { background: var(--card); border-radius: 10px; padding: 10px; box-shadow: 0 1px 3px rgba(16,24,40,.1); }
+    .grid img { display: block; image-rendering: pixelated; width: 256px; height: auto; }
+    .grid.newest img { width: 520px; }
+    .grid figcaption { color: var(--muted); font-size: 13px; margin-top: 6px; }
+    .note, .empty { color: var(--muted); }
+    table.config { border-collapse: collapse; background: var(--card); border-radius: 10px; overflow: hidden;
+                   box-shadow: 0 1px 3px rgba(16,24,40,.1); font-size: 13.5px; }
+    table.config th, table.config td { text-align: left; padding: 5px 14px; border-bottom: 1px solid #eaecf0; }
+    table.config th { font-weight: 500; color: #475467; }
+    table.config td { font-family: ui-monospace, "DejaVu Sans Mono", monospace; word-break: break-all; }
+    pre { background: var(--card); padding: 12px; border-radius: 10px; overflow: auto; }
+    footer { margin-top: 32px; color: var(--muted); font-size: 12.5px; }
+
+    """
+}
