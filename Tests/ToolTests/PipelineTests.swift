@@ -19,7 +19,7 @@ final class PipelineTests: XCTestCase {
     }
 
     override func setUpWithError() throws {
-        for tool in ["preprocess", "train"] { _ = try ToolRunner.executable(tool) }
+        for tool in ["preprocess", "train", "sample", "interpolate"] { _ = try ToolRunner.executable(tool) }
         root = try ToolRunner.temporaryDirectory()
         try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
         for index in 0..<40 {
@@ -33,33 +33,10 @@ final class PipelineTests: XCTestCase {
         if let root { try? FileManager.default.removeItem(at: root) }
     }
 
-    /// sample and interpolate come from issue 5; until they are merged the full runs are skipped.
-    func requireSampleTools() throws {
-        for tool in ["sample", "interpolate"] {
-            guard FileManager.default.isExecutableFile(atPath: ToolRunner.binaryDirectory.appendingPathComponent(tool).path) else {
-                throw XCTSkip("\(tool) is not built in \(ToolRunner.binaryDirectory.path) (issue 5 not merged yet); pipeline.sh needs it")
-            }
-        }
-    }
-
     func pipeline(_ arguments: [String], environment extra: [String: String] = [:]) throws -> ToolRunner.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["bash", Self.repository.appendingPathComponent("pipeline.sh").path] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.merging(extra) { $1 }
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        var errorData = Data()
-        let errorReader = Thread { errorData = stderr.fileHandleForReading.readDataToEndOfFile() }
-        errorReader.start()
-        let outputData = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !errorReader.isFinished { usleep(1000) }
-        return ToolRunner.Result(status: process.terminationStatus, standardOutput: outputData,
-                                 standardError: String(decoding: errorData, as: UTF8.self))
+        try ToolRunner.run(path: URL(fileURLWithPath: "/bin/bash"),
+                           [Self.repository.appendingPathComponent("pipeline.sh").path] + arguments,
+                           environment: environment.merging(extra) { $1 })
     }
 
     func decode(_ url: URL) throws -> RGBImage {
@@ -67,7 +44,6 @@ final class PipelineTests: XCTestCase {
     }
 
     func testRunsEveryStageAndOutputsDecodeThenSkipsThemOnARerun() throws {
-        try requireSampleTools()
         let first = try pipeline([images.path, out.path])
         XCTAssertEqual(first.status, 0, first.standardError)
         let index = try String(contentsOf: out.appendingPathComponent("shards/index.json"), encoding: .utf8)
@@ -103,7 +79,6 @@ final class PipelineTests: XCTestCase {
     }
 
     func testResumeContinuesTrainingAndRemakesTheOutputs() throws {
-        try requireSampleTools()
         XCTAssertEqual(try pipeline([images.path, out.path]).status, 0)
         // More steps without --resume: refused with the hint; with --resume: continued to step 5.
         let refused = try pipeline([images.path, out.path, "--steps", "5"])
@@ -119,7 +94,6 @@ final class PipelineTests: XCTestCase {
     }
 
     func testAFailingStageIsNamed() throws {
-        try requireSampleTools()
         let noImages = try pipeline([root.appendingPathComponent("nothing-here").path, out.path])
         XCTAssertEqual(noImages.status, 1)
         XCTAssertTrue(noImages.standardError.contains("stage \"preprocess\" failed"), noImages.standardError)

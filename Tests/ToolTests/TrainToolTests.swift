@@ -65,6 +65,8 @@ final class TrainToolTests: XCTestCase {
             let image = try ImageDecoder().decode(Array(png))
             XCTAssertEqual(image.width, 8 * 32 + 9 * 2)
         }
+        let report = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        XCTAssertTrue(report.contains("<svg") && report.contains("step-000003.png"), "report.html shows curves and the latest grid")
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as? [String: Any]
         XCTAssertNotNil(config?["options"])
     }

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// A training run in a directory (issue 4): Algorithm 1 on a shard directory, with checkpoints,
-/// sample grids, metrics and config in RUN/, resumable byte for byte, stopped cleanly by SIGINT or
+/// sample grids, metrics, config and report.html in RUN/, resumable byte for byte, stopped cleanly by SIGINT or
 /// SIGTERM, and never overwriting a good checkpoint with non-finite weights.
 public final class TrainingRun {
     public enum Outcome: Equatable {
@@ -230,6 +230,7 @@ public final class TrainingRun {
         do { try checkpoint.write(path: checkpointPath) } catch {
             throw TrainingError("cannot write the checkpoint: \(error) (the previous checkpoint, if any, is intact)")
         }
+        try RunReport.write(runDirectory: options.out)
     }
 
     /// Restores weights, EMA, Adam, RNG and step from `checkpoint`; returns the data order to continue.
