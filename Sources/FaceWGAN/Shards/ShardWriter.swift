@@ -4,21 +4,6 @@ import Glibc
 import Darwin
 #endif
 
-/// An I/O failure that names the file and the operation.
-public struct FileError: Error, CustomStringConvertible {
-    public var path: String
-    public var message: String
-    public init(_ path: String, _ message: String) {
-        self.path = path
-        self.message = message
-    }
-    public var description: String { "\(path): \(message)" }
-
-    static func errno(_ path: String, _ operation: String) -> FileError {
-        FileError(path, "\(operation) failed: \(String(cString: strerror(Glibc.errno)))")
-    }
-}
-
 /// A file written under a temporary name in its final directory, then fsync'ed and renamed into
 /// place, so that a reader sees the old file, no file, or the complete new one, never half of one.
 /// Writes are buffered. If `commit` is never called, `discard` (or deinit) removes the temporary.
@@ -39,7 +24,7 @@ final class StagedFile {
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).tmp-\(getpid())"
         descriptor = open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw FileError.errno(temporaryPath, "create") }
+        guard descriptor >= 0 else { throw FormatError.system(path: temporaryPath, "cannot create") }
         buffer.reserveCapacity(bufferCapacity)
         if hashing { hasher = SHA256() }
     }
@@ -72,7 +57,7 @@ final class StagedFile {
             let n = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 {
                 if Glibc.errno == EINTR { continue }
-                throw FileError.errno(temporaryPath, "write")
+                throw FormatError.system(path: temporaryPath, "cannot write")
             }
             offset += n
         }
@@ -84,7 +69,7 @@ final class StagedFile {
         try flush()
         hasher = nil
         let n = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress!, $0.count, off_t(offset)) }
-        guard n == bytes.count else { throw FileError.errno(temporaryPath, "pwrite") }
+        guard n == bytes.count else { throw FormatError.system(path: temporaryPath, "cannot write at offset \(offset)") }
     }
 
     /// The SHA-256 of the content: the running hash, or (after `overwrite`) one read back from disk.
@@ -98,7 +83,7 @@ final class StagedFile {
             let n = chunk.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, $0.count, off_t(offset)) }
             if n < 0 {
                 if Glibc.errno == EINTR { continue }
-                throw FileError.errno(temporaryPath, "read back")
+                throw FormatError.system(path: temporaryPath, "cannot read back")
             }
             if n == 0 { break }
             chunk.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
@@ -110,10 +95,10 @@ final class StagedFile {
     /// Flushes, fsyncs and renames the file into place.
     func commit() throws {
         try flush()
-        guard fsync(descriptor) == 0 else { throw FileError.errno(temporaryPath, "fsync") }
-        guard close(descriptor) == 0 else { descriptor = -1; throw FileError.errno(temporaryPath, "close") }
+        guard fsync(descriptor) == 0 else { throw FormatError.system(path: temporaryPath, "cannot sync") }
+        guard close(descriptor) == 0 else { descriptor = -1; throw FormatError.system(path: temporaryPath, "cannot close") }
         descriptor = -1
-        guard rename(temporaryPath, path) == 0 else { throw FileError.errno(path, "rename") }
+        guard rename(temporaryPath, path) == 0 else { throw FormatError.system(path: path, "cannot rename '\(temporaryPath)' to '\(path)'") }
         StagedFile.syncDirectory(of: path)
     }
 
@@ -239,14 +224,14 @@ public final class ShardDirectoryWriter {
     private static func prepare(_ directory: String, overwrite: Bool) throws {
         var status = stat()
         if stat(directory, &status) == 0 {
-            guard (status.st_mode & S_IFMT) == S_IFDIR else { throw FileError(directory, "exists and is not a directory") }
+            guard (status.st_mode & S_IFMT) == S_IFDIR else { throw FormatError(path: directory, message: "exists and is not a directory") }
             let entries = try listDirectory(directory)
             if !entries.isEmpty {
                 guard overwrite else {
-                    throw FileError(directory, "is not empty (\(entries.count) entries); use --force to overwrite")
+                    throw FormatError(path: directory, message: "is not empty (\(entries.count) entries); use --force to overwrite")
                 }
                 let index = directory + "/index.json"
-                if unlink(index) != 0 && errno != ENOENT { throw FileError.errno(index, "remove") }
+                if unlink(index) != 0 && errno != ENOENT { throw FormatError.system(path: index, "cannot remove") }
                 StagedFile.syncDirectory(of: index)
             }
         } else {
@@ -255,7 +240,7 @@ public final class ShardDirectoryWriter {
     }
 
     static func listDirectory(_ directory: String) throws -> [String] {
-        guard let handle = opendir(directory) else { throw FileError.errno(directory, "open directory") }
+        guard let handle = opendir(directory) else { throw FormatError.system(path: directory, "cannot open the directory") }
         defer { closedir(handle) }
         var names: [String] = []
         while let entry = readdir(handle) {
@@ -271,7 +256,7 @@ public final class ShardDirectoryWriter {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for part in path.split(separator: "/") {
             prefix += part
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw FileError.errno(prefix, "mkdir") }
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw FormatError.system(path: prefix, "cannot create the directory") }
             prefix += "/"
         }
     }
