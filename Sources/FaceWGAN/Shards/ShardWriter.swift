@@ -4,130 +4,6 @@ import Glibc
 import Darwin
 #endif
 
-/// A file written under a temporary name in its final directory, then fsync'ed and renamed into
-/// place, so that a reader sees the old file, no file, or the complete new one, never half of one.
-/// Writes are buffered. If `commit` is never called, `discard` (or deinit) removes the temporary.
-final class StagedFile {
-    let path: String
-    let temporaryPath: String
-    private var descriptor: Int32
-    private var buffer: [UInt8] = []
-    private let bufferCapacity = 1 << 20
-    private(set) var bytesWritten = 0
-    /// The running SHA-256 of everything written, when requested.
-    private var hasher: SHA256?
-
-    init(path: String, hashing: Bool = false) throws {
-        self.path = path
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).tmp-\(getpid())"
-        descriptor = open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw FormatError.system(path: temporaryPath, "cannot create") }
-        buffer.reserveCapacity(bufferCapacity)
-        if hashing { hasher = SHA256() }
-    }
-
-    deinit { discard() }
-
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        hasher?.update(bytes)
-        bytesWritten += bytes.count
-        if buffer.count + bytes.count > bufferCapacity { try flush() }
-        if bytes.count >= bufferCapacity {
-            try writeAll(bytes)
-        } else {
-            buffer.append(contentsOf: bytes)
-        }
-    }
-
-    func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
-    func write(_ text: String) throws { try write(Array(text.utf8)) }
-
-    private func flush() throws {
-        guard !buffer.isEmpty else { return }
-        try buffer.withUnsafeBytes { try writeAll($0) }
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw FormatError.system(path: temporaryPath, "cannot write")
-            }
-            offset += n
-        }
-    }
-
-    /// Overwrites bytes at `offset` (after flushing), e.g. a header whose counts are known only at
-    /// the end. The running hash is no longer valid afterwards.
-    func overwrite(_ bytes: [UInt8], at offset: Int) throws {
-        try flush()
-        hasher = nil
-        let n = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress!, $0.count, off_t(offset)) }
-        guard n == bytes.count else { throw FormatError.system(path: temporaryPath, "cannot write at offset \(offset)") }
-    }
-
-    /// The SHA-256 of the content: the running hash, or (after `overwrite`) one read back from disk.
-    func sha256() throws -> String {
-        try flush()
-        if var running = hasher { return running.finalizeHex() }
-        var hasher = SHA256()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var offset = 0
-        while true {
-            let n = chunk.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, $0.count, off_t(offset)) }
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw FormatError.system(path: temporaryPath, "cannot read back")
-            }
-            if n == 0 { break }
-            chunk.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            offset += n
-        }
-        return hasher.finalizeHex()
-    }
-
-    /// Flushes, fsyncs and renames the file into place.
-    func commit() throws {
-        try flush()
-        guard fsync(descriptor) == 0 else { throw FormatError.system(path: temporaryPath, "cannot sync") }
-        guard close(descriptor) == 0 else { descriptor = -1; throw FormatError.system(path: temporaryPath, "cannot close") }
-        descriptor = -1
-        guard rename(temporaryPath, path) == 0 else { throw FormatError.system(path: path, "cannot rename '\(temporaryPath)' to '\(path)'") }
-        StagedFile.syncDirectory(of: path)
-    }
-
-    /// Closes and removes the temporary file (no-op after commit).
-    func discard() {
-        guard descriptor >= 0 else { return }
-        close(descriptor)
-        descriptor = -1
-        unlink(temporaryPath)
-    }
-
-    /// Makes a rename durable.
-    static func syncDirectory(of path: String) {
-        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
-    }
-
-    /// Writes `bytes` to `path` atomically.
-    static func write(_ bytes: [UInt8], to path: String) throws {
-        let file = try StagedFile(path: path)
-        try file.write(bytes)
-        try file.commit()
-    }
-}
-
 /// One shard listed in index.json.
 public struct ShardEntry: Codable, Equatable, Sendable {
     public var file: String
@@ -194,9 +70,9 @@ public final class ShardDirectoryWriter {
     public let directory: String
     public let imageSize: Int
     public let shardSize: Int
-    private var current: StagedFile?
+    private var current: AtomicStreamFile?
     private var currentCount = 0
-    private var manifest: StagedFile?
+    private var manifest: AtomicStreamFile?
     private(set) public var shards: [ShardEntry] = []
     private(set) public var count = 0
 
@@ -210,7 +86,7 @@ public final class ShardDirectoryWriter {
         self.imageSize = imageSize
         self.shardSize = shardSize
         try Self.prepare(self.directory, overwrite: overwrite)
-        manifest = try StagedFile(path: self.directory + "/manifest.tsv")
+        manifest = try AtomicStreamFile(path: self.directory + "/manifest.tsv")
         try manifest!.write(Self.manifestHeader)
     }
 
@@ -232,7 +108,7 @@ public final class ShardDirectoryWriter {
                 }
                 let index = directory + "/index.json"
                 if unlink(index) != 0 && errno != ENOENT { throw FormatError.system(path: index, "cannot remove") }
-                StagedFile.syncDirectory(of: index)
+                try? AtomicStreamFile.syncDirectory(directory, for: index)  // best effort
             }
         } else {
             try makeDirectories(directory)
@@ -265,7 +141,7 @@ public final class ShardDirectoryWriter {
     public func append(_ pixels: UnsafeRawBufferPointer, source: String, crop: PixelRect) throws {
         precondition(pixels.count == imageSize * imageSize * 3)
         if current == nil {
-            let file = try StagedFile(path: directory + "/" + Self.shardName(shards.count), hashing: true)
+            let file = try AtomicStreamFile(path: directory + "/" + Self.shardName(shards.count), hashing: true)
             // Written for a full shard; the last, partial one gets its header rewritten in `finish`.
             try file.write(header(count: shardSize))
             current = file
@@ -286,9 +162,9 @@ public final class ShardDirectoryWriter {
 
     private func closeShard() throws {
         guard let file = current else { return }
-        if currentCount != shardSize { try file.overwrite(header(count: currentCount), at: 0) }
+        if currentCount != shardSize { try file.write(header(count: currentCount), at: 0) }
         let digest = try file.sha256()
-        try file.commit()
+        try file.commit(directorySync: .bestEffort)
         shards.append(ShardEntry(file: Self.shardName(shards.count), count: currentCount, sha256: digest))
         current = nil
         currentCount = 0
@@ -299,22 +175,24 @@ public final class ShardDirectoryWriter {
     @discardableResult
     public func finish() throws -> ShardIndex {
         try closeShard()
-        try manifest?.commit()
+        try manifest?.commit(directorySync: .bestEffort)
         manifest = nil
         for name in try Self.listDirectory(directory) where name.hasPrefix("shard-") && name.hasSuffix(".npy") {
             if !shards.contains(where: { $0.file == name }) { unlink(directory + "/" + name) }
         }
         let index = ShardIndex(format: ShardIndex.formatName, version: ShardIndex.currentVersion, imageSize: imageSize,
                                channels: 3, count: count, shards: shards)
-        try StagedFile.write(Array(index.json.utf8), to: directory + "/index.json")
+        let indexFile = try AtomicStreamFile(path: directory + "/index.json")
+        try indexFile.write(index.json)
+        try indexFile.commit(directorySync: .bestEffort)
         return index
     }
 
     /// Removes the temporary files of an unfinished run (committed shards stay, but no index lists them).
     public func abandon() {
-        current?.discard()
+        current?.abandon()
         current = nil
-        manifest?.discard()
+        manifest?.abandon()
         manifest = nil
     }
 
