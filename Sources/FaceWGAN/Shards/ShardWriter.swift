@@ -37,26 +37,8 @@ public struct ShardIndex: Codable, Equatable, Sendable {
             + shardLines.joined(separator: ",\n") + (shards.isEmpty ? "" : "\n") + "]}\n"
     }
 
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// `text` as a JSON string literal: the escaping of safetensors headers (`jsonStringLiteral`).
+    static func quoted(_ text: String) -> String { jsonStringLiteral(text) }
 }
 
 /// Streams square RGB images into a shard directory: shard-00000.npy, ... (each a |u1 array of
