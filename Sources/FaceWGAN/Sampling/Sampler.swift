@@ -135,12 +135,12 @@ public final class Sampler {
         }
         if let sheet, let sheetFile, let (pixels, layout) = sheet.render() {
             let png = try ImageEncoder.png(samples: pixels, width: layout.width, height: layout.height, colorType: .rgb)
-            try Self.writeAll(png, to: sheetFile)
-            try sheetFile.commit()
+            try sheetFile.write(png)
+            try sheetFile.commit(directorySync: .bestEffort)
         }
         if let latentsWriter, let latentsFile {
             try latentsWriter.flush()
-            try latentsFile.commit()
+            try latentsFile.commit(directorySync: .bestEffort)
         }
         return done
     }
@@ -166,20 +166,6 @@ public final class Sampler {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
             throw FormatError(path: path, message: "cannot create the output directory (\(error.localizedDescription))")
-        }
-    }
-
-    static func writeAll(_ bytes: [UInt8], to file: AtomicStreamFile) throws {
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(file.descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw FormatError.system(path: file.path, "cannot write")
-                }
-                offset += written
-            }
         }
     }
 }

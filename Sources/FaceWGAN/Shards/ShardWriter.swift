@@ -4,145 +4,6 @@ import Glibc
 import Darwin
 #endif
 
-/// An I/O failure that names the file and the operation.
-public struct FileError: Error, CustomStringConvertible {
-    public var path: String
-    public var message: String
-    public init(_ path: String, _ message: String) {
-        self.path = path
-        self.message = message
-    }
-    public var description: String { "\(path): \(message)" }
-
-    static func errno(_ path: String, _ operation: String) -> FileError {
-        FileError(path, "\(operation) failed: \(String(cString: strerror(Glibc.errno)))")
-    }
-}
-
-/// A file written under a temporary name in its final directory, then fsync'ed and renamed into
-/// place, so that a reader sees the old file, no file, or the complete new one, never half of one.
-/// Writes are buffered. If `commit` is never called, `discard` (or deinit) removes the temporary.
-final class StagedFile {
-    let path: String
-    let temporaryPath: String
-    private var descriptor: Int32
-    private var buffer: [UInt8] = []
-    private let bufferCapacity = 1 << 20
-    private(set) var bytesWritten = 0
-    /// The running SHA-256 of everything written, when requested.
-    private var hasher: SHA256?
-
-    init(path: String, hashing: Bool = false) throws {
-        self.path = path
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).tmp-\(getpid())"
-        descriptor = open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw FileError.errno(temporaryPath, "create") }
-        buffer.reserveCapacity(bufferCapacity)
-        if hashing { hasher = SHA256() }
-    }
-
-    deinit { discard() }
-
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        hasher?.update(bytes)
-        bytesWritten += bytes.count
-        if buffer.count + bytes.count > bufferCapacity { try flush() }
-        if bytes.count >= bufferCapacity {
-            try writeAll(bytes)
-        } else {
-            buffer.append(contentsOf: bytes)
-        }
-    }
-
-    func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
-    func write(_ text: String) throws { try write(Array(text.utf8)) }
-
-    private func flush() throws {
-        guard !buffer.isEmpty else { return }
-        try buffer.withUnsafeBytes { try writeAll($0) }
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw FileError.errno(temporaryPath, "write")
-            }
-            offset += n
-        }
-    }
-
-    /// Overwrites bytes at `offset` (after flushing), e.g. a header whose counts are known only at
-    /// the end. The running hash is no longer valid afterwards.
-    func overwrite(_ bytes: [UInt8], at offset: Int) throws {
-        try flush()
-        hasher = nil
-        let n = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress!, $0.count, off_t(offset)) }
-        guard n == bytes.count else { throw FileError.errno(temporaryPath, "pwrite") }
-    }
-
-    /// The SHA-256 of the content: the running hash, or (after `overwrite`) one read back from disk.
-    func sha256() throws -> String {
-        try flush()
-        if var running = hasher { return running.finalizeHex() }
-        var hasher = SHA256()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var offset = 0
-        while true {
-            let n = chunk.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, $0.count, off_t(offset)) }
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw FileError.errno(temporaryPath, "read back")
-            }
-            if n == 0 { break }
-            chunk.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            offset += n
-        }
-        return hasher.finalizeHex()
-    }
-
-    /// Flushes, fsyncs and renames the file into place.
-    func commit() throws {
-        try flush()
-        guard fsync(descriptor) == 0 else { throw FileError.errno(temporaryPath, "fsync") }
-        guard close(descriptor) == 0 else { descriptor = -1; throw FileError.errno(temporaryPath, "close") }
-        descriptor = -1
-        guard rename(temporaryPath, path) == 0 else { throw FileError.errno(path, "rename") }
-        StagedFile.syncDirectory(of: path)
-    }
-
-    /// Closes and removes the temporary file (no-op after commit).
-    func discard() {
-        guard descriptor >= 0 else { return }
-        close(descriptor)
-        descriptor = -1
-        unlink(temporaryPath)
-    }
-
-    /// Makes a rename durable.
-    static func syncDirectory(of path: String) {
-        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
-    }
-
-    /// Writes `bytes` to `path` atomically.
-    static func write(_ bytes: [UInt8], to path: String) throws {
-        let file = try StagedFile(path: path)
-        try file.write(bytes)
-        try file.commit()
-    }
-}
-
 /// One shard listed in index.json.
 public struct ShardEntry: Codable, Equatable, Sendable {
     public var file: String
@@ -176,26 +37,8 @@ public struct ShardIndex: Codable, Equatable, Sendable {
             + shardLines.joined(separator: ",\n") + (shards.isEmpty ? "" : "\n") + "]}\n"
     }
 
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// `text` as a JSON string literal: the escaping of safetensors headers (`jsonStringLiteral`).
+    static func quoted(_ text: String) -> String { jsonStringLiteral(text) }
 }
 
 /// Streams square RGB images into a shard directory: shard-00000.npy, ... (each a |u1 array of
@@ -209,9 +52,9 @@ public final class ShardDirectoryWriter {
     public let directory: String
     public let imageSize: Int
     public let shardSize: Int
-    private var current: StagedFile?
+    private var current: AtomicStreamFile?
     private var currentCount = 0
-    private var manifest: StagedFile?
+    private var manifest: AtomicStreamFile?
     private(set) public var shards: [ShardEntry] = []
     private(set) public var count = 0
 
@@ -225,7 +68,7 @@ public final class ShardDirectoryWriter {
         self.imageSize = imageSize
         self.shardSize = shardSize
         try Self.prepare(self.directory, overwrite: overwrite)
-        manifest = try StagedFile(path: self.directory + "/manifest.tsv")
+        manifest = try AtomicStreamFile(path: self.directory + "/manifest.tsv")
         try manifest!.write(Self.manifestHeader)
     }
 
@@ -239,15 +82,15 @@ public final class ShardDirectoryWriter {
     private static func prepare(_ directory: String, overwrite: Bool) throws {
         var status = stat()
         if stat(directory, &status) == 0 {
-            guard (status.st_mode & S_IFMT) == S_IFDIR else { throw FileError(directory, "exists and is not a directory") }
+            guard (status.st_mode & S_IFMT) == S_IFDIR else { throw FormatError(path: directory, message: "exists and is not a directory") }
             let entries = try listDirectory(directory)
             if !entries.isEmpty {
                 guard overwrite else {
-                    throw FileError(directory, "is not empty (\(entries.count) entries); use --force to overwrite")
+                    throw FormatError(path: directory, message: "is not empty (\(entries.count) entries); use --force to overwrite")
                 }
                 let index = directory + "/index.json"
-                if unlink(index) != 0 && errno != ENOENT { throw FileError.errno(index, "remove") }
-                StagedFile.syncDirectory(of: index)
+                if unlink(index) != 0 && errno != ENOENT { throw FormatError.system(path: index, "cannot remove") }
+                try? AtomicStreamFile.syncDirectory(directory, for: index)  // best effort
             }
         } else {
             try makeDirectories(directory)
@@ -255,7 +98,7 @@ public final class ShardDirectoryWriter {
     }
 
     static func listDirectory(_ directory: String) throws -> [String] {
-        guard let handle = opendir(directory) else { throw FileError.errno(directory, "open directory") }
+        guard let handle = opendir(directory) else { throw FormatError.system(path: directory, "cannot open the directory") }
         defer { closedir(handle) }
         var names: [String] = []
         while let entry = readdir(handle) {
@@ -271,7 +114,7 @@ public final class ShardDirectoryWriter {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for part in path.split(separator: "/") {
             prefix += part
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw FileError.errno(prefix, "mkdir") }
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw FormatError.system(path: prefix, "cannot create the directory") }
             prefix += "/"
         }
     }
@@ -280,7 +123,7 @@ public final class ShardDirectoryWriter {
     public func append(_ pixels: UnsafeRawBufferPointer, source: String, crop: PixelRect) throws {
         precondition(pixels.count == imageSize * imageSize * 3)
         if current == nil {
-            let file = try StagedFile(path: directory + "/" + Self.shardName(shards.count), hashing: true)
+            let file = try AtomicStreamFile(path: directory + "/" + Self.shardName(shards.count), hashing: true)
             // Written for a full shard; the last, partial one gets its header rewritten in `finish`.
             try file.write(header(count: shardSize))
             current = file
@@ -301,9 +144,9 @@ public final class ShardDirectoryWriter {
 
     private func closeShard() throws {
         guard let file = current else { return }
-        if currentCount != shardSize { try file.overwrite(header(count: currentCount), at: 0) }
+        if currentCount != shardSize { try file.write(header(count: currentCount), at: 0) }
         let digest = try file.sha256()
-        try file.commit()
+        try file.commit(directorySync: .bestEffort)
         shards.append(ShardEntry(file: Self.shardName(shards.count), count: currentCount, sha256: digest))
         current = nil
         currentCount = 0
@@ -314,22 +157,24 @@ public final class ShardDirectoryWriter {
     @discardableResult
     public func finish() throws -> ShardIndex {
         try closeShard()
-        try manifest?.commit()
+        try manifest?.commit(directorySync: .bestEffort)
         manifest = nil
         for name in try Self.listDirectory(directory) where name.hasPrefix("shard-") && name.hasSuffix(".npy") {
             if !shards.contains(where: { $0.file == name }) { unlink(directory + "/" + name) }
         }
         let index = ShardIndex(format: ShardIndex.formatName, version: ShardIndex.currentVersion, imageSize: imageSize,
                                channels: 3, count: count, shards: shards)
-        try StagedFile.write(Array(index.json.utf8), to: directory + "/index.json")
+        let indexFile = try AtomicStreamFile(path: directory + "/index.json")
+        try indexFile.write(index.json)
+        try indexFile.commit(directorySync: .bestEffort)
         return index
     }
 
     /// Removes the temporary files of an unfinished run (committed shards stay, but no index lists them).
     public func abandon() {
-        current?.discard()
+        current?.abandon()
         current = nil
-        manifest?.discard()
+        manifest?.abandon()
         manifest = nil
     }
 
