@@ -56,18 +56,32 @@ public final class BLASBackend: ComputeBackend {
         return workerCount
     }
 
+    /// From this many output positions per sample on, each sample's product is written straight into
+    /// its NCHW slot (one SGEMM per sample, still wide enough); below it, a chunk's samples share one
+    /// wide SGEMM and are scattered afterwards.
+    private static let perSamplePlane = 128
+
     public func convolutionForward(_ geometry: ConvolutionGeometry, batch: Int, input: UnsafePointer<Float>,
                                    weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
         let plane = geometry.outputPlane, rows = geometry.patchSize, channels = geometry.outputChannels
         _ = forEachChunk(batch: batch, geometry) { _, scratch, first, count in
             let width = count * plane
-            let cols = scratch.patches.get(rows * width), product = scratch.reordered.get(channels * width)
+            let cols = scratch.patches.get(rows * width)
             Im2Col.lower(geometry, samples: count, input: input + first * geometry.inputItemSize, columns: cols,
                          scratch: scratch.planes.get(Im2Col.scratchCount(geometry, samples: count)))
+            let target = output + first * geometry.outputItemSize
+            if plane >= Self.perSamplePlane {
+                for sample in 0..<count {
+                    matmul(transposeA: false, transposeB: false, m: channels, n: plane, k: rows, alpha: 1,
+                           a: weight, lda: rows, b: cols + sample * plane, ldb: width, beta: 0,
+                           c: target + sample * geometry.outputItemSize, ldc: plane)
+                }
+                return
+            }
+            let product = scratch.reordered.get(channels * width)
             matmul(transposeA: false, transposeB: false, m: channels, n: width, k: rows, alpha: 1,
                    a: weight, lda: rows, b: cols, ldb: width, beta: 0, c: product, ldc: width)
-            Im2Col.channelMajorToBatch(channels: channels, samples: count, plane: plane,
-                                       source: product, destination: output + first * geometry.outputItemSize)
+            Im2Col.channelMajorToBatch(channels: channels, samples: count, plane: plane, source: product, destination: target)
         }
     }
 
@@ -76,11 +90,20 @@ public final class BLASBackend: ComputeBackend {
         let plane = geometry.outputPlane, rows = geometry.patchSize, channels = geometry.outputChannels
         _ = forEachChunk(batch: batch, geometry) { _, scratch, first, count in
             let width = count * plane
-            let cols = scratch.patches.get(rows * width), gathered = scratch.reordered.get(channels * width)
-            Im2Col.batchToChannelMajor(channels: channels, samples: count, plane: plane,
-                                       source: outputGradient + first * geometry.outputItemSize, destination: gathered)
-            matmul(transposeA: true, transposeB: false, m: rows, n: width, k: channels, alpha: 1,
-                   a: weight, lda: rows, b: gathered, ldb: width, beta: 0, c: cols, ldc: width)
+            let cols = scratch.patches.get(rows * width)
+            let source = outputGradient + first * geometry.outputItemSize
+            if plane >= Self.perSamplePlane {
+                for sample in 0..<count {
+                    matmul(transposeA: true, transposeB: false, m: rows, n: plane, k: channels, alpha: 1,
+                           a: weight, lda: rows, b: source + sample * geometry.outputItemSize, ldb: plane, beta: 0,
+                           c: cols + sample * plane, ldc: width)
+                }
+            } else {
+                let gathered = scratch.reordered.get(channels * width)
+                Im2Col.batchToChannelMajor(channels: channels, samples: count, plane: plane, source: source, destination: gathered)
+                matmul(transposeA: true, transposeB: false, m: rows, n: width, k: channels, alpha: 1,
+                       a: weight, lda: rows, b: gathered, ldb: width, beta: 0, c: cols, ldc: width)
+            }
             Im2Col.raise(geometry, samples: count, columns: cols, output: inputGradient + first * geometry.inputItemSize,
                          scratch: scratch.planes.get(Im2Col.scratchCount(geometry, samples: count)))
         }
@@ -107,6 +130,12 @@ public final class BLASBackend: ComputeBackend {
                          scratch: scratch.planes.get(Im2Col.scratchCount(geometry, samples: count)))
             Im2Col.batchToChannelMajor(channels: channels, samples: count, plane: plane,
                                        source: outputGradient + first * geometry.outputItemSize, destination: gathered)
+            matmul(transposeA: false, transposeB: true, m: channels, n: rows, k: width, alpha: 1,
+                   a: gathered, lda: width, b: cols, ldb: width, beta: 1, c: partials[worker], ldc: rows)
+                }
+                return
+            }
+            Im2Col.batchToChannelMajor(channels: channels, samples: count, plane: plane, source: source, destination: gathered)
             matmul(transposeA: false, transposeB: true, m: channels, n: rows, k: width, alpha: 1,
                    a: gathered, lda: width, b: cols, ldb: width, beta: 1, c: partials[worker], ldc: rows)
         }

@@ -35,12 +35,12 @@ public enum Im2Col {
         switch dx {
         case -1:
             line[0] = 0
-            (line + 1).update(from: source, count: count - 1)
+            SmallCopy.copy(line + 1, from: source, count: count - 1)
         case 1:
-            line.update(from: source + 1, count: count - 1)
+            SmallCopy.copy(line, from: source + 1, count: count - 1)
             line[count - 1] = 0
         default:
-            line.update(from: source, count: count)
+            SmallCopy.copy(line, from: source, count: count)
         }
     }
 
@@ -79,7 +79,7 @@ public enum Im2Col {
                 for oh in 0..<hh {
                     let sy = oh + dy
                     if sy < 0 || sy >= hh {
-                        (out + oh * hw).update(repeating: 0, count: hw)
+                        SmallCopy.zero(out + oh * hw, count: hw)
                     } else {
                         shiftedCopy(source + sy * hw, to: out + oh * hw, count: hw, dx: dx)
                     }
@@ -201,7 +201,7 @@ public enum Im2Col {
                                            destination: UnsafeMutablePointer<Float>) {
         for c in 0..<channels {
             for n in 0..<samples {
-                (destination + (c * samples + n) * plane).update(from: source + (n * channels + c) * plane, count: plane)
+                SmallCopy.copy(destination + (c * samples + n) * plane, from: source + (n * channels + c) * plane, count: plane)
             }
         }
     }
@@ -211,7 +211,7 @@ public enum Im2Col {
                                            destination: UnsafeMutablePointer<Float>) {
         for c in 0..<channels {
             for n in 0..<samples {
-                (destination + (n * channels + c) * plane).update(from: source + (c * samples + n) * plane, count: plane)
+                SmallCopy.copy(destination + (n * channels + c) * plane, from: source + (c * samples + n) * plane, count: plane)
             }
         }
     }

@@ -60,9 +60,11 @@ struct Bench: ParsableCommand {
         }
         func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(values.count) }
         let iteration = mean(iterationTimes)
-        // Useful work: critic forward (3B) + input-gradient backward (B) + linearized forward (B)
-        // + dual backward (weights: 2B primal + B tangent; data: 2B + B, minus the first layer's data)
-        // per critic step; the generator step: G forward+backward, D forward + data backward (B).
+        // Useful work, counted as ../shared/bench counts it (794 GFLOP per iteration at 64x64): per critic
+        // step 11 passes of B samples through the critic (forward 3B, the interpolates' input gradient,
+        // the penalty's second-order pass 2B, data and weight gradients 2B + 3B); per generator step the
+        // generator forward and backward (3) and the critic forward and data gradient (2). The engine
+        // skips one of those critic passes (see Critic.dualBackward), so this is work done by the peers.
         let criticMACs = Double(trainer.critic.multiplyAddsPerSample)
         let generatorMACs = Double(trainer.generator.multiplyAddsPerSample)
         let b = Double(batch)

@@ -111,8 +111,7 @@ final class WGANGPLossTests: XCTestCase {
         let seeds = Tensor(shape: [2 * batch], values: [Float](repeating: -1 / Float(batch), count: batch)
             + [Float](repeating: 1 / Float(batch), count: batch))
         critic.parameters.zeroGradients()
-        critic.dualBackward(livePrimalBatch: 2 * batch, primalSeed: seeds.pointer, tangentOffset: 2 * batch,
-                            tangentCount: 0, tangentSeed: nil)
+        critic.dualBackward(livePrimalBatch: 2 * batch, primalSeed: seeds.pointer, tangentOffset: 2 * batch, tangentCount: 0)
         for index in 0..<total.count { total[index] -= critic.parameters.gradients[index] }
         return total
     }

@@ -23,7 +23,13 @@ public final class Critic {
     private var tangentScores = ReusableTensor()
     private var normTangentInput = ReusableTensor()
     private var primalAdjoint = (ReusableTensor(), ReusableTensor())
-    private var tangentAdjoint = (ReusableTensor(), ReusableTensor())
+    /// Adjoints of the last recording `inputGradient`, per stage: at the convolution's output and at
+    /// the normalization's output (after the LeakyReLU mask), and the seed it started from. They are
+    /// the dual backward's tangent adjoints (see `dualBackward`).
+    private var recordedAtConvolution: [ReusableTensor]
+    private var recordedAtNormalization: [ReusableTensor]
+    private var recordedSeed = ReusableTensor()
+    private var recordedSamples: Range<Int>?
     private var primalBatch = 0
 
     public init(_ configuration: ModelConfiguration, backend: ComputeBackend) {
@@ -55,6 +61,8 @@ public final class Critic {
         tangentInputs = (0...stageCount).map { _ in ReusableTensor() }
         normCaches = (0..<stageCount).map { _ in LayerNorm.Cache() }
         tangentNormCaches = (0..<stageCount).map { _ in LayerNorm.TangentCache() }
+        recordedAtConvolution = (0..<stageCount).map { _ in ReusableTensor() }
+        recordedAtNormalization = (0..<stageCount).map { _ in ReusableTensor() }
     }
 
     /// PyTorch's default initialisation, from `random`.
@@ -106,9 +114,18 @@ public final class Critic {
     }
 
     /// d(sum_i seed_i * D(x_i))/dx for the cached samples sampleOffset..<sampleOffset+count, no parameter
-    /// gradients. Returns [count, 3, S, S] in a buffer that the next call reuses.
-    public func inputGradient(sampleOffset: Int, count: Int, outputGradient: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+    /// gradients. Returns [count, 3, S, S] in a buffer that the next call reuses. With
+    /// `recordingTangentAdjoints`, keeps every stage's adjoint for a following `dualBackward`.
+    public func inputGradient(sampleOffset: Int, count: Int, outputGradient: UnsafePointer<Float>,
+                              recordingTangentAdjoints: Bool = false) -> UnsafeMutablePointer<Float> {
         var (current, other) = adjointBuffers(&primalAdjoint, batch: count)
+        func record(_ slot: inout ReusableTensor, _ values: UnsafeMutablePointer<Float>, _ item: Int) {
+            slot.get([count, item]).pointer.update(from: values, count: count * item)
+        }
+        if recordingTangentAdjoints {
+            recordedSamples = sampleOffset..<(sampleOffset + count)
+            recordedSeed.get([count]).pointer.update(from: outputGradient, count: count)
+        }
         backend.denseBackwardData(batch: count, inputs: fc.inputs, outputs: 1, outputGradient: outputGradient,
                                   weight: parameters.value(fc.weight), inputGradient: current)
         for stage in stride(from: convolutions.count - 1, through: 0, by: -1) {
@@ -116,10 +133,12 @@ public final class Critic {
             let output = stageInputs[stage + 1].current!.pointer + sampleOffset * outputItem
             LeakyReLU.applyJacobian(output: output, to: current, count: count * outputItem)
             if let norm = norms[stage] {
+                if recordingTangentAdjoints { record(&recordedAtNormalization[stage], current, outputItem) }
                 norm.backward(parameters, batch: count, sampleOffset: sampleOffset, outputGradient: current,
                               inputGradient: other, cache: normCaches[stage], parameterGradients: false)
                 swap(&current, &other)
             }
+            if recordingTangentAdjoints { record(&recordedAtConvolution[stage], current, outputItem) }
             backend.convolutionBackwardData(convolutions[stage].geometry, batch: count, outputGradient: current,
                                             weight: parameters.value(convolutions[stage].weight), inputGradient: other)
             swap(&current, &other)
@@ -161,48 +180,51 @@ public final class Critic {
     }
 
     /// Accumulates into `parameters.gradients` the gradient of
-    ///   sum_i primalSeed_i * D(x_i) + sum_j tangentSeed_j * <grad D(x_{offset+j}), tangent_j>
-    /// where primalSeed is live (nonzero) for the first `livePrimalBatch` cached samples, and the
-    /// tangents are those of the last `linearizedForward` (pass tangentCount 0 for a plain backward).
-    public func dualBackward(livePrimalBatch: Int, primalSeed: UnsafePointer<Float>,
-                             tangentOffset: Int, tangentCount: Int, tangentSeed: UnsafePointer<Float>?) {
+    ///   sum_i primalSeed_i * D(x_i) + sum_j seed_j * <grad D(x_{offset+j}), tangent_j>
+    /// where primalSeed is live (nonzero) for the first `livePrimalBatch` cached samples, the tangents
+    /// are those of the last `linearizedForward`, and seed_j is the seed of the last recording
+    /// `inputGradient` over the same samples (pass tangentCount 0 for a plain backward).
+    ///
+    /// The tangent adjoints need no pass of their own: they only ever meet first-order Jacobians
+    /// (DESIGN.md: tangent adjoint in = J^T tangent adjoint out) from the same seed, so they are exactly
+    /// the adjoints that recording `inputGradient` kept. That saves the tangent stream's data gradients,
+    /// a sixth of the critic step's matrix work.
+    public func dualBackward(livePrimalBatch: Int, primalSeed: UnsafePointer<Float>, tangentOffset: Int, tangentCount: Int) {
         let batch = primalBatch
         var live = livePrimalBatch
-        var (current, other) = adjointBuffers(&primalAdjoint, batch: batch)
-        var (tangentCurrent, tangentOther) = adjointBuffers(&tangentAdjoint, batch: max(tangentCount, 1))
-        let noTangent = tangentInputs[0].current?.pointer ?? current
-        func tangentInput(_ stage: Int) -> UnsafePointer<Float> {
-            tangentCount > 0 ? UnsafePointer(tangentInputs[stage].current!.pointer) : UnsafePointer(noTangent)
+        if tangentCount > 0 {
+            precondition(recordedSamples == tangentOffset..<(tangentOffset + tangentCount),
+                         "dualBackward needs the adjoints of a recording inputGradient over the tangent samples")
         }
-        fc.dualBackward(backend, parameters, primalBatch: live, input: stageInputs[convolutions.count].current!.pointer,
-                        outputGradient: primalSeed, inputGradient: current,
-                        tangentBatch: tangentCount, tangent: tangentInput(convolutions.count),
-                        tangentOutputGradient: tangentSeed ?? primalSeed, tangentInputGradient: tangentCurrent)
+        var (current, other) = adjointBuffers(&primalAdjoint, batch: batch)
+        let lastInput = stageInputs[convolutions.count].current!.pointer
+        fc.backward(backend, parameters, batch: live, input: lastInput, outputGradient: primalSeed, inputGradient: current)
+        if tangentCount > 0 {
+            fc.backward(backend, parameters, batch: tangentCount, input: tangentInputs[convolutions.count].current!.pointer,
+                        outputGradient: recordedSeed.current!.pointer, inputGradient: nil, includeBias: false)
+        }
         for stage in stride(from: convolutions.count - 1, through: 0, by: -1) {
             let outputItem = itemSize(stage: stage + 1)
             let output = stageInputs[stage + 1].current!.pointer
             LeakyReLU.applyJacobian(output: output, to: current, count: live * outputItem)
-            if tangentCount > 0 {
-                LeakyReLU.applyJacobian(output: output + tangentOffset * outputItem, to: tangentCurrent,
-                                        count: tangentCount * outputItem)
-            }
             if let norm = norms[stage] {
+                let tangentAdjoint = tangentCount > 0 ? recordedAtNormalization[stage].current!.pointer : current
                 norm.dualBackward(parameters, batch: batch, livePrimalBatch: live, tangentOffset: tangentOffset,
-                                  tangentBatch: tangentCount, outputGradient: current, tangentOutputGradient: tangentCurrent,
-                                  inputGradient: other, tangentInputGradient: tangentOther,
+                                  tangentBatch: tangentCount, outputGradient: current, tangentOutputGradient: tangentAdjoint,
+                                  inputGradient: other, tangentInputGradient: nil,
                                   cache: normCaches[stage], tangentCache: tangentNormCaches[stage])
                 swap(&current, &other)
-                swap(&tangentCurrent, &tangentOther)
                 if tangentCount > 0 { live = batch }
             }
-            let needsInputGradient = stage > 0
-            convolutions[stage].dualBackward(
-                backend, parameters, primalBatch: live, input: stageInputs[stage].current!.pointer,
-                outputGradient: current, inputGradient: needsInputGradient ? other : nil,
-                tangentBatch: tangentCount, tangent: tangentInput(stage), tangentOutputGradient: tangentCurrent,
-                tangentInputGradient: needsInputGradient ? tangentOther : nil)
+            let convolution = convolutions[stage]
+            convolution.backward(backend, parameters, batch: live, input: stageInputs[stage].current!.pointer,
+                                 outputGradient: current, inputGradient: stage > 0 ? other : nil)
+            if tangentCount > 0 {
+                convolution.backward(backend, parameters, batch: tangentCount, input: tangentInputs[stage].current!.pointer,
+                                     outputGradient: recordedAtConvolution[stage].current!.pointer, inputGradient: nil,
+                                     includeBias: false)
+            }
             swap(&current, &other)
-            swap(&tangentCurrent, &tangentOther)
         }
     }
 

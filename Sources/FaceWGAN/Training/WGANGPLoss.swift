@@ -58,7 +58,8 @@ public final class WGANGPLoss {
         let seed = seeds.get([4 * batch])
         let ones = seed.pointer + 3 * batch
         ones.update(repeating: 1, count: batch)
-        let gradient = critic.inputGradient(sampleOffset: 2 * batch, count: batch, outputGradient: ones)
+        let gradient = critic.inputGradient(sampleOffset: 2 * batch, count: batch, outputGradient: ones,
+                                            recordingTangentAdjoints: true)
 
         // v_i into the tangent buffer; the penalty and mean norm on the way.
         let tangent = critic.tangentBuffer(count: batch).pointer
@@ -76,14 +77,13 @@ public final class WGANGPLoss {
         }
         critic.linearizedForward(sampleOffset: 2 * batch, count: batch)
 
-        // Seeds: d L_D / d D(x) = -1/B for real, +1/B for fake; the tangent output's seed is 1.
+        // Seeds: d L_D / d D(x) = -1/B for real, +1/B for fake; the tangent output's seed is 1 (`ones`).
         let primal = seed.pointer
         primal.update(repeating: -1 / Float(batch), count: batch)
         (primal + batch).update(repeating: 1 / Float(batch), count: batch)
         (primal + 2 * batch).update(repeating: 0, count: batch)
         critic.parameters.zeroGradients()
-        critic.dualBackward(livePrimalBatch: 2 * batch, primalSeed: primal, tangentOffset: 2 * batch,
-                            tangentCount: batch, tangentSeed: ones)
+        critic.dualBackward(livePrimalBatch: 2 * batch, primalSeed: primal, tangentOffset: 2 * batch, tangentCount: batch)
         return CriticLossTerms(wasserstein: wasserstein, penalty: Double(lambda) * penaltySum / Double(batch),
                                meanGradientNorm: normSum / Double(batch))
     }
