@@ -132,12 +132,6 @@ public final class BLASBackend: ComputeBackend {
                                        source: outputGradient + first * geometry.outputItemSize, destination: gathered)
             matmul(transposeA: false, transposeB: true, m: channels, n: rows, k: width, alpha: 1,
                    a: gathered, lda: width, b: cols, ldb: width, beta: 1, c: partials[worker], ldc: rows)
-                }
-                return
-            }
-            Im2Col.batchToChannelMajor(channels: channels, samples: count, plane: plane, source: source, destination: gathered)
-            matmul(transposeA: false, transposeB: true, m: channels, n: rows, k: width, alpha: 1,
-                   a: gathered, lda: width, b: cols, ldb: width, beta: 1, c: partials[worker], ldc: rows)
         }
         if workerCount > 1 {
             Parallel.forRanges(weightCount) { range in

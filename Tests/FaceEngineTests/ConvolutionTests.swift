@@ -6,6 +6,8 @@ import XCTest
 final class ConvolutionTests: XCTestCase {
     let geometries = [
         ConvolutionGeometry(inputChannels: 3, outputChannels: 5, inputHeight: 8, inputWidth: 8),  // 4x4 s2 p1
+        // 16x16 outputs: the backend writes each sample's product straight into NCHW (planes >= 128).
+        ConvolutionGeometry(inputChannels: 2, outputChannels: 3, inputHeight: 32, inputWidth: 32),
         ConvolutionGeometry(inputChannels: 2, outputChannels: 3, inputHeight: 7, inputWidth: 5, kernelSize: 3, stride: 1, padding: 1),
         ConvolutionGeometry(inputChannels: 2, outputChannels: 4, inputHeight: 7, inputWidth: 4, kernelSize: 5, stride: 3, padding: 2),
     ]
