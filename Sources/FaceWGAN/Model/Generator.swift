@@ -143,8 +143,9 @@ public final class Generator {
     /// Sets every BatchNorm's running statistics to exactly what one training-mode pass over all of
     /// `latents` [M, Z] would use: mean and biased variance over the whole set, layer by layer (each
     /// later layer sees the earlier ones normalized by the full-set statistics), computed in chunks
-    /// of `chunk` latents so memory stays bounded. The stored variance is unbiased, as PyTorch's.
-    public func recomputeBatchNormStatistics(latents z: UnsafePointer<Float>, count: Int, chunk: Int = 256) {
+    /// of `chunk` latents (a training batch's worth, so no buffer grows past training's). The stored
+    /// variance is unbiased, as PyTorch's.
+    public func recomputeBatchNormStatistics(latents z: UnsafePointer<Float>, count: Int, chunk: Int = 64) {
         let zDim = configuration.latentDimension
         for index in norms.indices {
             let channels = norms[index].channels, plane = norms[index].plane
