@@ -15,8 +15,8 @@
 # Every setting is an environment variable and a flag (the flag wins). The defaults are the
 # `make demo` settings, chosen to finish in about 10 minutes on 2 cores with the sample set:
 # 32x32 images, width 16, 2000 steps of batch 64, EMA decay 0.995. Measured on 2 cores (Xeon, tools
-# already built): 0.265 s a step (1,240 images/s through the critic); the whole pipeline took 400 s
-# with 1500 steps, so 2000 steps take about 9 minutes. For real photos use more, e.g.
+# already built): the whole pipeline with 2000 steps took 263 s (about 2,400 images/s through the
+# critic). For real photos use more, e.g.
 #   SIZE=64 WIDTH=64 STEPS=20000 EMA_DECAY=0.999 PREPROCESS_ARGS="--crop-size 108" \
 #       ./pipeline.sh img_align_celeba out/celeba   (CelebA's aligned crops: a 108-pixel centre square)
 set -euo pipefail
