@@ -53,10 +53,10 @@ let package = Package(
                           swiftSettings: optimize),
 
         // Finite-difference helpers shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["FaceEngine"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["FaceEngine", "FaceWGAN"], path: "Tests/TestSupport"),
         .testTarget(name: "FaceEngineTests", dependencies: ["FaceEngine", "TestSupport"]),
         .testTarget(name: "FaceWGANTests", dependencies: ["FaceWGAN", "TestSupport"]),
-        .testTarget(name: "ToolTests", dependencies: ["FaceWGAN"]),
+        .testTarget(name: "ToolTests", dependencies: ["FaceWGAN", "TestSupport"]),
     ],
     // Strict concurrency checking would force Sendable wrappers around every pointer the kernels share
     // between threads; the engine synchronises through Parallel.forRanges alone.

@@ -1,5 +1,6 @@
 import FaceEngine
 import Foundation
+import TestSupport
 import XCTest
 @testable import FaceWGAN
 
@@ -15,24 +16,11 @@ enum SamplingTools {
 
     static func shell(_ script: String) throws -> Run { try ToolRunner.shell(script) }
 
-    /// A size-32, width-4, z-dim-8 checkpoint in run directory `directory`.
+    /// A size-32, width-4, z-dim-8 checkpoint (at step 12) in run directory `directory`.
     static func makeRun(_ directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let configuration = ModelConfiguration(imageSize: 32, width: 4, latentDimension: 8, criticNorm: .layer)
-        let backend = BLASBackend()
-        var random = RandomGenerator(seed: 1)
-        var checkpoint = Checkpoint(configuration: configuration, metadata: ["step": "12"])
-        var statistics = [Float](repeating: 0, count: 256 * 8)
-        statistics.withUnsafeMutableBufferPointer { random.fillNormal($0) }
-        for prefix in ["generator.", "generator_ema."] {
-            let generator = Generator(configuration, backend: backend)
-            generator.initialize(random: &random)
-            generator.recomputeBatchNormStatistics(latents: statistics, count: 256)
-            checkpoint.store(generator, prefix: prefix)
-        }
-        let critic = Critic(configuration, backend: backend)
-        critic.initialize(random: &random)
-        checkpoint.store(critic)
+        var checkpoint = makeSamplingCheckpoint()
+        checkpoint.metadata["step"] = "12"
         try checkpoint.write(path: directory + "/checkpoint.safetensors")
     }
 }
