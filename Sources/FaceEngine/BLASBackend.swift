@@ -21,7 +21,7 @@ public final class BLASBackend: ComputeBackend {
         var planes = ScratchBuffer()
     }
 
-    public init(patchBudget: Int = 1 << 21) {
+    public init(patchBudget: Int = 1 << 20) {
         self.patchBudget = patchBudget
         BLASRuntime.setThreadCount(1)
     }
