@@ -197,33 +197,35 @@ public final class Critic {
                          "dualBackward needs the adjoints of a recording inputGradient over the tangent samples")
         }
         var (current, other) = adjointBuffers(&primalAdjoint, batch: batch)
-        let lastInput = stageInputs[convolutions.count].current!.pointer
-        fc.backward(backend, parameters, batch: live, input: lastInput, outputGradient: primalSeed, inputGradient: current)
-        if tangentCount > 0 {
-            fc.backward(backend, parameters, batch: tangentCount, input: tangentInputs[convolutions.count].current!.pointer,
-                        outputGradient: recordedSeed.current!.pointer, inputGradient: nil, includeBias: false)
+        // Without tangents, the tangent arguments are never read (batch 0): any pointer will do.
+        func tangentInput(_ stage: Int) -> UnsafePointer<Float> {
+            UnsafePointer(tangentCount > 0 ? tangentInputs[stage].current!.pointer : current)
         }
+        func recorded(_ slot: ReusableTensor) -> UnsafePointer<Float> {
+            UnsafePointer(tangentCount > 0 ? slot.current!.pointer : current)
+        }
+        fc.dualBackward(backend, parameters, primalBatch: live, input: stageInputs[convolutions.count].current!.pointer,
+                        outputGradient: primalSeed, inputGradient: current,
+                        tangentBatch: tangentCount, tangent: tangentInput(convolutions.count),
+                        tangentOutputGradient: recorded(recordedSeed), tangentInputGradient: nil)
         for stage in stride(from: convolutions.count - 1, through: 0, by: -1) {
             let outputItem = itemSize(stage: stage + 1)
             let output = stageInputs[stage + 1].current!.pointer
             LeakyReLU.applyJacobian(output: output, to: current, count: live * outputItem)
             if let norm = norms[stage] {
-                let tangentAdjoint = tangentCount > 0 ? recordedAtNormalization[stage].current!.pointer : current
                 norm.dualBackward(parameters, batch: batch, livePrimalBatch: live, tangentOffset: tangentOffset,
-                                  tangentBatch: tangentCount, outputGradient: current, tangentOutputGradient: tangentAdjoint,
+                                  tangentBatch: tangentCount, outputGradient: current,
+                                  tangentOutputGradient: recorded(recordedAtNormalization[stage]),
                                   inputGradient: other, tangentInputGradient: nil,
                                   cache: normCaches[stage], tangentCache: tangentNormCaches[stage])
                 swap(&current, &other)
                 if tangentCount > 0 { live = batch }
             }
-            let convolution = convolutions[stage]
-            convolution.backward(backend, parameters, batch: live, input: stageInputs[stage].current!.pointer,
-                                 outputGradient: current, inputGradient: stage > 0 ? other : nil)
-            if tangentCount > 0 {
-                convolution.backward(backend, parameters, batch: tangentCount, input: tangentInputs[stage].current!.pointer,
-                                     outputGradient: recordedAtConvolution[stage].current!.pointer, inputGradient: nil,
-                                     includeBias: false)
-            }
+            convolutions[stage].dualBackward(
+                backend, parameters, primalBatch: live, input: stageInputs[stage].current!.pointer,
+                outputGradient: current, inputGradient: stage > 0 ? other : nil,
+                tangentBatch: tangentCount, tangent: tangentInput(stage),
+                tangentOutputGradient: recorded(recordedAtConvolution[stage]), tangentInputGradient: nil)
             swap(&current, &other)
         }
     }
