@@ -49,7 +49,7 @@ public enum RunReport {
             totalSteps.map { String(format: "%.0f%% done", 100 * step.step / Double(max($0, 1))) }
         })
         html += tile("Images / s", latest?["images_per_s"].map { formatNumber($0) } ?? "-",
-                     detail: "latest interval (real + fake through the critic)")
+                     detail: "real images through the critic, latest interval")
         html += tile("Elapsed", latest?["elapsed_s"].map(formatDuration) ?? "-", detail: "this invocation of train")
         html += tile("Wasserstein", latest?["wasserstein"].map { formatNumber($0) } ?? "-",
                      detail: latest?["penalty"].map { "penalty " + formatNumber($0) })
