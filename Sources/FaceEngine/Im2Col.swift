@@ -73,15 +73,19 @@ public enum Im2Col {
             let c = row / 16, ki = (row / 4) % 4, kj = row % 4
             let base = planes + (parity[ki] * 2 + parity[kj]) * planeSize
             let dy = shift[ki], dx = shift[kj]
+            // Output rows whose source row oh + dy exists; the one row outside is zero.
+            let firstRow = max(0, -dy), endRow = min(hh, hh - dy)
             for n in 0..<samples {
                 let out = columns + row * width + n * plane
                 let source = base + (n * channels + c) * plane
-                for oh in 0..<hh {
-                    let sy = oh + dy
-                    if sy < 0 || sy >= hh {
-                        SmallCopy.zero(out + oh * hw, count: hw)
-                    } else {
-                        shiftedCopy(source + sy * hw, to: out + oh * hw, count: hw, dx: dx)
+                if firstRow > 0 { SmallCopy.zero(out, count: hw) }
+                if endRow < hh { SmallCopy.zero(out + endRow * hw, count: hw) }
+                if dx == 0 {
+                    // Unshifted columns: the valid rows are one contiguous run.
+                    SmallCopy.copy(out + firstRow * hw, from: source + (firstRow + dy) * hw, count: (endRow - firstRow) * hw)
+                } else {
+                    for oh in firstRow..<endRow {
+                        shiftedCopy(source + (oh + dy) * hw, to: out + oh * hw, count: hw, dx: dx)
                     }
                 }
             }
@@ -98,12 +102,16 @@ public enum Im2Col {
             let c = row / 16, ki = (row / 4) % 4, kj = row % 4
             let base = planes + (parity[ki] * 2 + parity[kj]) * planeSize
             let dy = shift[ki], dx = shift[kj]
+            let firstRow = max(0, -dy), endRow = min(hh, hh - dy)
             for n in 0..<samples {
                 let line = columns + row * width + n * plane
                 let target = base + (n * channels + c) * plane
-                for oh in 0..<hh {
-                    let sy = oh + dy
-                    if sy >= 0 && sy < hh { shiftedAdd(line + oh * hw, to: target + sy * hw, count: hw, dx: dx) }
+                if dx == 0 {
+                    shiftedAdd(line + firstRow * hw, to: target + (firstRow + dy) * hw, count: (endRow - firstRow) * hw, dx: 0)
+                } else {
+                    for oh in firstRow..<endRow {
+                        shiftedAdd(line + oh * hw, to: target + (oh + dy) * hw, count: hw, dx: dx)
+                    }
                 }
             }
         }
