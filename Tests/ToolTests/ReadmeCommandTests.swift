@@ -1,3 +1,4 @@
+@testable import FaceWGAN
 import Foundation
 import XCTest
 
@@ -9,7 +10,7 @@ final class ReadmeCommandTests: XCTestCase {
         .deletingLastPathComponent().deletingLastPathComponent()
 
     /// The shell lines of the README's fenced code blocks, continuation lines joined.
-    func readmeCommands() throws -> [String] {
+    static func readmeCommands() throws -> [String] {
         let text = try String(contentsOf: Self.repository.appendingPathComponent("README.md"), encoding: .utf8)
         var commands = [String](), inBlock = false, pending = ""
         for line in text.components(separatedBy: "\n") {
@@ -32,7 +33,7 @@ final class ReadmeCommandTests: XCTestCase {
         let tools: Set<String> = ["preprocess", "train", "sample", "interpolate"]
         var helpTexts = [String: String]()
         var checked = 0
-        for command in try readmeCommands() {
+        for command in try Self.readmeCommands() {
             for segment in command.split(separator: "|") {
                 var words = segment.split(separator: " ").map(String.init)
                 while let first = words.first, first.contains("=") { words.removeFirst() }  // VAR=value prefixes
@@ -57,7 +58,7 @@ final class ReadmeCommandTests: XCTestCase {
     func testMakeTargetsAndPipelineSettingsInTheReadmeExist() throws {
         let makefile = try String(contentsOf: Self.repository.appendingPathComponent("Makefile"), encoding: .utf8)
         let pipeline = try String(contentsOf: Self.repository.appendingPathComponent("pipeline.sh"), encoding: .utf8)
-        for command in try readmeCommands() {
+        for command in try Self.readmeCommands() {
             let words = command.split(separator: " ").map(String.init)
             if let index = words.firstIndex(of: "make"), index + 1 < words.count {
                 XCTAssertTrue(makefile.contains("\n\(words[index + 1]):"), "README: no make target \(words[index + 1])")
@@ -69,5 +70,57 @@ final class ReadmeCommandTests: XCTestCase {
                 }
             }
         }
+    }
+}
+
+/// The README's CelebA walk-through and pipe examples, run exactly as written, on a stand-in
+/// `img_align_celeba` of generated 178x218 JPEGs. The 6,000-step training is stopped with SIGTERM
+/// after its first steps (it then writes its checkpoint, as documented), so the commands after it
+/// have a real run to work on. Lines that call other programs (convert, ffmpeg, python) are left out.
+final class ReadmeWalkthroughTests: XCTestCase {
+    func testTheCelebAWalkthroughRunsAsWritten() throws {
+        let directory = try ToolRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let photos = directory.appendingPathComponent("img_align_celeba")
+        try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+        for index in 0..<6 {
+            var image = RGBImage(width: 178, height: 218, red: 40, green: 60, blue: 90)
+            for y in 60..<170 {
+                for x in 45..<135 where (x - 90) * (x - 90) * 4 + (y - 115) * (y - 115) * 3 < 7000 + index * 300 {
+                    image.pixels[(y * 178 + x) * 3] = 220
+                    image.pixels[(y * 178 + x) * 3 + 1] = UInt8(170 + index * 10)
+                    image.pixels[(y * 178 + x) * 3 + 2] = 140
+                }
+            }
+            try Data(try ImageEncoder.jpeg(image)).write(to: photos.appendingPathComponent(String(format: "%06d.jpg", index + 1)))
+        }
+        let tools: Set<String> = ["preprocess", "train", "sample", "interpolate"]
+        let commands = try ReadmeCommandTests.readmeCommands().filter { command in
+            let first = command.split(separator: " ").first.map(String.init) ?? ""
+            return tools.contains(first) && command.contains("celeba64") && !command.contains("probe")
+        }
+        XCTAssertGreaterThanOrEqual(commands.count, 5, "the walk-through and the pipe examples were found")
+        let path = "PATH=\(ToolRunner.binaryDirectory.path):$PATH"
+        for command in commands {
+            let script = "cd '\(directory.path)' && \(path) && " + command
+            if command.hasPrefix("train ") && !command.contains("--resume") {
+                // Long training: let it take its first steps, then stop it the documented way.
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/bin/bash")
+                process.arguments = ["-c", script.replacingOccurrences(of: "&& train ", with: "&& exec train ")]
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                sleep(8)
+                kill(process.processIdentifier, SIGTERM)
+                process.waitUntilExit()
+                XCTAssertEqual(process.terminationStatus, 143, command)
+            } else {
+                let result = try ToolRunner.shell(script)
+                XCTAssertEqual(result.status, 0, "\(command): \(result.standardError)")
+            }
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("faces.png").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("walk/000000.png").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("walk.png").path))
     }
 }
