@@ -188,7 +188,7 @@ public final class Critic {
     /// The tangent adjoints need no pass of their own: they only ever meet first-order Jacobians
     /// (DESIGN.md: tangent adjoint in = J^T tangent adjoint out) from the same seed, so they are exactly
     /// the adjoints that recording `inputGradient` kept. That saves the tangent stream's data gradients,
-    /// one of the eleven critic passes of B samples that reverse-over-reverse autodiff would do.
+    /// so a critic step makes 10 passes of B samples through the critic's matrices instead of 11.
     public func dualBackward(livePrimalBatch: Int, primalSeed: UnsafePointer<Float>, tangentOffset: Int, tangentCount: Int) {
         let batch = primalBatch
         var live = livePrimalBatch
