@@ -66,6 +66,31 @@ final class ConvolutionTests: XCTestCase {
         Parallel.setThreadCount(System.coreCount)
     }
 
+    /// Input and parameter gradients of the loss <w, forward(input)> (w random) against directional
+    /// finite differences. The loss is linear in each argument, so a unit step has no truncation error
+    /// and the least rounding: only Float rounding of the outputs separates the quotient from the derivative.
+    func checkGradients(_ store: ParameterStore, slots: [ParameterSlot], input: Tensor, output: Tensor, label: String,
+                        random: inout RandomGenerator, forward: () -> Void,
+                        backward: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        let weights = GradientCheck.randomArray(output.count, random: &random)
+        func loss() -> Double {
+            forward()
+            return GradientCheck.weightedSum(output.pointer, weights)
+        }
+        let outputGradient = Tensor(shape: [output.count], values: weights)
+        let inputGradient = Tensor(shape: input.shape)
+        store.zeroGradients()
+        backward(outputGradient.pointer, inputGradient.pointer)
+        GradientCheck.assertClose(GradientCheck.directional(values: input.pointer, count: input.count,
+                                                            analytic: inputGradient.array, step: 1, loss: loss),
+                                  relative: 1e-4, absolute: 1e-4, "\(label) input")
+        for slot in slots {
+            GradientCheck.assertClose(GradientCheck.directional(values: store.value(slot), count: slot.count,
+                                                                analytic: store.gradientArray(slot), step: 1, loss: loss),
+                                      relative: 1e-4, absolute: 1e-4, "\(label) \(slot.name)")
+        }
+    }
+
     func testConvolutionGradientsMatchFiniteDifferences() {
         var random = RandomGenerator(seed: 2)
         let backend = BLASBackend()
@@ -77,26 +102,11 @@ final class ConvolutionTests: XCTestCase {
             conv.initialize(store, random: &random)
             let input = Tensor.random([batch, geometry.inputItemSize], random: &random)
             let output = Tensor(shape: [batch, geometry.outputItemSize])
-            let weights = GradientCheck.randomArray(output.count, random: &random)
-            func loss() -> Double {
-                conv.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
-                return GradientCheck.weightedSum(output.pointer, weights)
-            }
-            let outputGradient = Tensor(shape: [output.count], values: weights)
-            let inputGradient = Tensor(shape: input.shape)
-            store.zeroGradients()
-            conv.backward(backend, store, batch: batch, input: input.pointer, outputGradient: outputGradient.pointer,
-                          inputGradient: inputGradient.pointer)
-            // The loss is linear in each argument, so a unit step has no truncation error and the least
-            // rounding: only Float rounding of the outputs separates the quotient from the derivative.
-            GradientCheck.assertClose(GradientCheck.directional(values: input.pointer, count: input.count,
-                                                                analytic: inputGradient.array, step: 1, loss: loss),
-                                      relative: 1e-4, absolute: 1e-4, "geometry \(index) input")
-            for slot in [conv.weight, conv.bias!] {
-                GradientCheck.assertClose(GradientCheck.directional(values: store.value(slot), count: slot.count,
-                                                                    analytic: store.gradientArray(slot), step: 1, loss: loss),
-                                          relative: 1e-4, absolute: 1e-4, "geometry \(index) \(slot.name)")
-            }
+            checkGradients(store, slots: [conv.weight, conv.bias!], input: input, output: output, label: "geometry \(index)",
+                           random: &random,
+                           forward: { conv.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer) },
+                           backward: { conv.backward(backend, store, batch: batch, input: input.pointer, outputGradient: $0,
+                                                     inputGradient: $1) })
         }
     }
 
@@ -130,24 +140,11 @@ final class ConvolutionTests: XCTestCase {
             }
             XCTAssertEqual(left, right, accuracy: 1e-3 * max(1, abs(left)), "geometry \(index)")
 
-            let weights = GradientCheck.randomArray(output.count, random: &random)
-            func loss() -> Double {
-                transposed.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
-                return GradientCheck.weightedSum(output.pointer, weights)
-            }
-            let outputGradient = Tensor(shape: [output.count], values: weights)
-            let inputGradient = Tensor(shape: input.shape)
-            store.zeroGradients()
-            transposed.backward(backend, store, batch: batch, input: input.pointer, outputGradient: outputGradient.pointer,
-                                inputGradient: inputGradient.pointer)
-            GradientCheck.assertClose(GradientCheck.directional(values: input.pointer, count: input.count,
-                                                                analytic: inputGradient.array, step: 1, loss: loss),
-                                      relative: 1e-4, absolute: 1e-4, "geometry \(index) input")
-            for slot in [transposed.weight, transposed.bias!] {
-                GradientCheck.assertClose(GradientCheck.directional(values: store.value(slot), count: slot.count,
-                                                                    analytic: store.gradientArray(slot), step: 1, loss: loss),
-                                          relative: 1e-4, absolute: 1e-4, "geometry \(index) \(slot.name)")
-            }
+            checkGradients(store, slots: [transposed.weight, transposed.bias!], input: input, output: output,
+                           label: "geometry \(index)", random: &random,
+                           forward: { transposed.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer) },
+                           backward: { transposed.backward(backend, store, batch: batch, input: input.pointer, outputGradient: $0,
+                                                           inputGradient: $1) })
         }
     }
 
