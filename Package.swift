@@ -31,7 +31,14 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O2"])],
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
-        .target(name: "FaceEngine", dependencies: ["CBLAS"], swiftSettings: optimize),
+        // oneDNN (libdnnl-dev): the fast convolution and matmul primitives, fp32 and bf16, on x86 CPUs.
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // Its C API describes tensors with fixed-size C arrays and a dozen calls per primitive; this C
+        // target gives the Swift backend create / execute / destroy.
+        .target(name: "CDNNLBridge", dependencies: ["CDNNL"], cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+
+        .target(name: "FaceEngine", dependencies: ["CBLAS", "CDNNLBridge"], swiftSettings: optimize),
         .target(name: "FaceWGAN", dependencies: ["FaceEngine", "CJPEG", "CPNG", "CImageCodec"], swiftSettings: optimize),
         // What the four tools share on the command line (options, start-up, messages).
         .target(name: "ToolSupport", dependencies: [

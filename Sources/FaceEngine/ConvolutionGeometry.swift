@@ -1,7 +1,7 @@
 /// The shape of one 2-D convolution (Conv2d semantics: cross-correlation, zero padding).
 /// A transposed convolution is the adjoint of the convolution with input and output swapped,
 /// so it is described by the geometry of that convolution.
-public struct ConvolutionGeometry: Equatable, Sendable {
+public struct ConvolutionGeometry: Hashable, Sendable {
     public var inputChannels: Int
     public var outputChannels: Int
     public var inputHeight: Int

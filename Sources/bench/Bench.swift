@@ -22,6 +22,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Batch size.") var batch = 64
     @Option(help: "Timed generator iterations (each 5 critic + 1 generator step).") var iterations = 3
     @Option(help: "fp32 peak GFLOP/s used for peak_fraction.") var peakGflops = 348.0
+    @Option(help: "Kernel backend: blas or onednn.") var backend = "blas"
+    @Option(help: "Precision of the heavy kernels: fp32 or bf16 (bf16 needs onednn).") var precision = "fp32"
 
     func run() throws {
         BLASRuntime.ensureFastKernels()
@@ -29,14 +31,26 @@ struct Bench: ParsableCommand {
         guard let norm = ModelConfiguration.CriticNorm(rawValue: criticNorm) else {
             throw ValidationError("unknown critic norm '\(criticNorm)' (use layer or none)")
         }
+        guard let precisionValue = ComputePrecision(rawValue: precision) else {
+            throw ValidationError("unknown precision '\(precision)' (use fp32 or bf16)")
+        }
+        let engine: ComputeBackend
+        switch backend {
+        case "blas":
+            guard precisionValue == .fp32 else { throw ValidationError("--precision bf16 needs --backend onednn") }
+            engine = BLASBackend()
+        case "onednn": engine = try OneDNNBackend(precision: precisionValue)
+        default: throw ValidationError("unknown backend '\(backend)' (use blas or onednn)")
+        }
         // One configuration per process, so that peak_rss_mib is this configuration's own.
-        print(measure(ModelConfiguration(imageSize: size, width: width, latentDimension: 128, criticNorm: norm)))
+        print(measure(ModelConfiguration(imageSize: size, width: width, latentDimension: 128, criticNorm: norm),
+                      engine: engine, precision: precisionValue))
     }
 
-    func measure(_ model: ModelConfiguration) -> String {
+    func measure(_ model: ModelConfiguration, engine: ComputeBackend, precision: ComputePrecision) -> String {
         var hyper = TrainingHyperparameters()
         hyper.batchSize = batch
-        let trainer = WGANGPTrainer(configuration: model, hyperparameters: hyper, backend: BLASBackend(), seed: 1)
+        let trainer = WGANGPTrainer(configuration: model, hyperparameters: hyper, backend: engine, seed: 1)
         var random = RandomGenerator(seed: 2)
         let pool = (0..<4).map { _ -> Tensor in
             let real = Tensor(shape: [batch, 3, model.imageSize, model.imageSize])
@@ -74,7 +88,7 @@ struct Bench: ParsableCommand {
         var usage = rusage()
         getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
         let fields: [(String, String)] = [
-            ("backend", "\"blas\""), ("precision", "\"fp32\""),
+            ("backend", "\"\(backend)\""), ("precision", "\"\(precision.rawValue)\""),
             ("size", "\(model.imageSize)"), ("width", "\(model.width)"), ("batch", "\(batch)"),
             ("critic_norm", "\"\(model.criticNorm.rawValue)\""), ("threads", "\(Parallel.threadCount)"),
             ("blas_core", "\"\(BLASRuntime.coreName ?? "unknown")\""),
