@@ -9,6 +9,7 @@ PyTorch's in float64. Prints OK / NOT OK per tensor with the relative error (max
     /tmp/torch/bin/python bench/probe_pytorch.py --train .build/release/train --size 32 --critic-norm layer
 """
 import argparse
+import copy
 import math
 import subprocess
 import sys
@@ -65,6 +66,27 @@ class Critic(nn.Module):
         return self.fc(x.flatten(1)).squeeze(1)
 
 
+def losses_and_gradients(G, D, real, z, t, lam):
+    """The probe's losses and gradients: G once in training mode; the critic loss with x~ = G(z) detached."""
+    G.train()
+    fake = G(z)
+    x_hat = (t.view(-1, 1, 1, 1) * real + (1 - t.view(-1, 1, 1, 1)) * fake.detach()).requires_grad_(True)
+    d_real, d_fake, d_hat = D(real), D(fake.detach()), D(x_hat)
+    grad, = torch.autograd.grad(d_hat.sum(), x_hat, create_graph=True)
+    norms = grad.float().flatten(1).norm(dim=1)
+    penalty = lam * ((norms - 1) ** 2).mean()
+    wasserstein = d_real.float().mean() - d_fake.float().mean()
+    critic_loss = -wasserstein + penalty
+    critic_grads = torch.autograd.grad(critic_loss, list(D.parameters()))
+    generator_loss = -D(fake).float().mean()
+    generator_grads = torch.autograd.grad(generator_loss, list(G.parameters()))
+    result = {"loss.critic": critic_loss, "loss.wasserstein": wasserstein, "loss.penalty": penalty,
+              "loss.generator": generator_loss}
+    result.update({f"grad.critic.{n}": g for (n, _), g in zip(D.named_parameters(), critic_grads)})
+    result.update({f"grad.generator.{n}": g for (n, _), g in zip(G.named_parameters(), generator_grads)})
+    return result
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", default=".build/release/train")
@@ -76,6 +98,8 @@ def main():
     ap.add_argument("--lam", type=float, default=10.0)
     ap.add_argument("--tolerance", type=float, default=1e-3, help="max relative error per tensor")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--backend", default="auto", help="train probe --backend (auto, blas, onednn)")
+    ap.add_argument("--precision", default="fp32", help="train probe --precision (fp32, bf16: use --tolerance 2e-2)")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -98,38 +122,31 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         save_file({k: v.contiguous().float() for k, v in tensors.items()}, f"{tmp}/in.safetensors", metadata=meta)
         subprocess.run([args.train, "probe", "--input", f"{tmp}/in.safetensors", "--output", f"{tmp}/out.safetensors",
+                        "--backend", args.backend, "--precision", args.precision,
                         "--quiet"], check=True)
         ours = load_file(f"{tmp}/out.safetensors")
 
-    # Reference in float64: G once in training mode; the critic loss with x~ = G(z) detached.
-    G, D = G.double(), D.double()
-    G.train()
-    real, z, t = real.double(), z.double(), t.double()
-    fake = G(z)
-    x_hat = (t.view(-1, 1, 1, 1) * real + (1 - t.view(-1, 1, 1, 1)) * fake.detach()).requires_grad_(True)
-    d_real, d_fake, d_hat = D(real), D(fake.detach()), D(x_hat)
-    grad, = torch.autograd.grad(d_hat.sum(), x_hat, create_graph=True)
-    norms = grad.flatten(1).norm(dim=1)
-    penalty = args.lam * ((norms - 1) ** 2).mean()
-    wasserstein = d_real.mean() - d_fake.mean()
-    critic_loss = -wasserstein + penalty
-    critic_grads = torch.autograd.grad(critic_loss, list(D.parameters()))
-    generator_loss = -D(fake).mean()
-    generator_grads = torch.autograd.grad(generator_loss, list(G.parameters()))
+    # Reference in float64; with --precision bf16 also PyTorch's own bf16 autocast of the same
+    # float32 networks, so that our bf16 error can be read against the peer's.
+    autocast = None
+    if args.precision == "bf16":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            autocast = losses_and_gradients(copy.deepcopy(G).float(), copy.deepcopy(D).float(),
+                                            real.float(), z.float(), t.float(), args.lam)
+    reference = losses_and_gradients(G.double(), D.double(), real.double(), z.double(), t.double(), args.lam)
 
-    reference = {"loss.critic": critic_loss, "loss.wasserstein": wasserstein, "loss.penalty": penalty,
-                 "loss.generator": generator_loss}
-    reference.update({f"grad.critic.{n}": g for (n, _), g in zip(D.named_parameters(), critic_grads)})
-    reference.update({f"grad.generator.{n}": g for (n, _), g in zip(G.named_parameters(), generator_grads)})
+    def relative_error(actual, expected):
+        expected = expected.detach().double().reshape(-1)
+        actual = actual.detach().double().reshape(-1)
+        return (actual - expected).abs().max().item() / max(expected.abs().max().item(), 1e-12)
 
     failures = 0
     for name, expected in reference.items():
-        expected = expected.detach().reshape(-1)
-        actual = ours[name].double().reshape(-1)
-        error = (actual - expected).abs().max().item() / max(expected.abs().max().item(), 1e-12)
+        error = relative_error(ours[name], expected)
         ok = error <= args.tolerance
         failures += not ok
-        print(f"{'OK    ' if ok else 'NOT OK'} {name:32s} relative error {error:.2e}")
+        peer = f"  (PyTorch bf16 autocast {relative_error(autocast[name], expected):.2e})" if autocast else ""
+        print(f"{'OK    ' if ok else 'NOT OK'} {name:32s} relative error {error:.2e}{peer}")
     print(f"{len(reference) - failures} passed, {failures} failed")
     sys.exit(1 if failures else 0)
 

@@ -11,6 +11,7 @@ import CBLAS
 /// backend and is reused between calls, so one backend serves one thread of control at a time.
 public final class BLASBackend: ComputeBackend {
     public let name = "blas"
+    public let precision = ComputePrecision.fp32
     private let patchBudget: Int
     private var workers: [WorkerScratch] = []
 

@@ -7,6 +7,8 @@
 /// `convolutionForward` and its weight gradient is `convolutionBackwardWeights` with the roles swapped.
 public protocol ComputeBackend: AnyObject {
     var name: String { get }
+    /// The number format of the convolution and matmul operands (results are always fp32).
+    var precision: ComputePrecision { get }
 
     /// C[m, n] = alpha * op(A) * op(B) + beta * C, row-major.
     func matmul(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,

@@ -48,7 +48,7 @@ public final class OneDNNBackend: ComputeBackend {
         }
         self.context = context
         self.precision = precision
-        self.name = precision == .fp32 ? "onednn" : "onednn-bf16"
+        self.name = "onednn"
     }
 
     deinit {

@@ -31,25 +31,44 @@ public struct CommonOptions: ParsableArguments {
     }
 }
 
-/// Options that pick the compute backend (`--backend`, `--precision`); only the BLAS backend and fp32
-/// exist so far, and asking for another is a clear error rather than a silent fallback.
+/// Options that pick the compute backend (`--backend`, `--precision`).
 public struct BackendOptions: ParsableArguments {
-    @Option(help: "Kernel backend: auto or blas.")
+    @Option(help: "Kernel backend: auto (onednn when it loads, else blas), blas or onednn.")
     public var backend = "auto"
 
-    @Option(help: "Precision of the heavy kernels: fp32.")
+    @Option(help: "Precision of convolution and matmul operands: fp32, or bf16 (onednn on a CPU with AVX512-BF16 or AMX).")
     public var precision = "fp32"
 
     public init() {}
 
     public func validate() throws {
-        guard ["auto", "blas"].contains(backend) else {
-            throw ValidationError("--backend '\(backend)' is not available in this build (use auto or blas)")
+        guard ["auto", "blas", "onednn"].contains(backend) else {
+            throw ValidationError("--backend '\(backend)' is not one of auto, blas, onednn")
         }
-        guard precision == "fp32" else {
-            throw ValidationError("--precision '\(precision)' is not available in this build (use fp32)")
+        guard let precision = ComputePrecision(rawValue: precision) else {
+            throw ValidationError("--precision '\(self.precision)' is not one of fp32, bf16")
+        }
+        if backend == "blas" && precision == .bf16 {
+            throw ValidationError("--precision bf16 needs the onednn backend (--backend onednn or auto)")
         }
     }
 
-    public func makeBackend() -> ComputeBackend { BLASBackend() }
+    /// The backend asked for. `auto` falls back to BLAS only in fp32 when oneDNN cannot start; an
+    /// explicit `onednn` or bf16 that cannot run is an error, never a silent substitute.
+    public func makeBackend() throws -> ComputeBackend {
+        let precision = ComputePrecision(rawValue: self.precision) ?? .fp32
+        switch backend {
+        case "blas": return BLASBackend()
+        case "onednn": return try OneDNNBackend(precision: precision)
+        default:
+            if precision == .bf16 { return try OneDNNBackend(precision: precision) }
+            return (try? OneDNNBackend(precision: precision)) ?? BLASBackend()
+        }
+    }
+}
+
+/// "onednn fp32 (avx512_core_bf16)": what a run computes with, for messages and reports.
+public func describe(_ backend: ComputeBackend) -> String {
+    let isa = backend is OneDNNBackend ? " (\(OneDNNBackend.instructionSet))" : ""
+    return "\(backend.name) \(backend.precision.rawValue)\(isa)"
 }

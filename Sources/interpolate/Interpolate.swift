@@ -61,6 +61,9 @@ struct Interpolate: FaceWGANTool {
     var stepSize = 0.5
 
     @OptionGroup var common: CommonOptions
+    // Interpolation runs no convolution; the options are accepted (and checked) so that one set of
+    // flags serves every tool of a pipeline.
+    @OptionGroup var backendOptions: BackendOptions
 
 
 

@@ -79,7 +79,9 @@ struct Train: FaceWGANTool {
         try checkOptions()
         common.prepareEngine()
         let terminal = isatty(STDERR_FILENO) == 1 && !common.quiet
-        let run = try TrainingRun(options: options, backend: backendOptions.makeBackend(),
+        let backend = try backendOptions.makeBackend()
+        common.message("kernels: \(describe(backend)), \(Parallel.threadCount) threads")
+        let run = try TrainingRun(options: options, backend: backend,
                                   report: { common.message(terminal ? "\r\u{1B}[K" + $0 : $0) },
                                   progress: terminal ? { FileHandle.standardError.write(Data(("\r\u{1B}[K" + $0).utf8)) } : nil)
         let outcome = try run.run()

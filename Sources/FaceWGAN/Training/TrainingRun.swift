@@ -214,6 +214,7 @@ public final class TrainingRun {
             "beta1": "\(hyper.beta1)", "beta2": "\(hyper.beta2)", "ema_decay": "\(options.emaDecay)",
             "adam_generator_step": String(trainer.generatorOptimizer.step),
             "adam_critic_step": String(trainer.criticOptimizer.step),
+            "precision": trainer.generator.backend.precision.rawValue,
         ])
         checkpoint.store(trainer.generator, prefix: "generator.")
         checkpoint.store(emaGenerator, prefix: "generator_ema.")
@@ -272,7 +273,8 @@ public final class TrainingRun {
         for (key, now) in [("lr", "\(hyper.learningRate)"), ("beta1", "\(hyper.beta1)"), ("beta2", "\(hyper.beta2)"),
                            ("lambda", "\(hyper.lambda)"), ("n_critic", String(hyper.criticIterations)),
                            ("batch_size", String(hyper.batchSize)), ("ema_decay", "\(options.emaDecay)"),
-                           ("flip", String(options.flip))] where checkpoint.metadata[key] != now {
+                           ("flip", String(options.flip)),
+                           ("precision", trainer.generator.backend.precision.rawValue)] where checkpoint.metadata[key] != now {
             report("resume: \(key) changes from \(checkpoint.metadata[key] ?? "unset") to \(now)")
         }
         report("resuming \(path) at step \(step)")
@@ -288,8 +290,12 @@ public final class TrainingRun {
             let options: TrainingOptions
             let model: ModelConfiguration
             let dataFingerprint: String
+            let backend: String
+            let precision: String
         }
-        let data = try encoder.encode(Stored(options: options, model: configuration, dataFingerprint: dataset.fingerprint))
+        let backend = trainer.generator.backend
+        let data = try encoder.encode(Stored(options: options, model: configuration, dataFingerprint: dataset.fingerprint,
+                                             backend: backend.name, precision: backend.precision.rawValue))
         try AtomicFile.write(data, to: (options.out as NSString).appendingPathComponent("config.json"))
     }
 
