@@ -27,9 +27,9 @@ test: deps
 
 # One JSON line per configuration. Compare with ../shared/bench (TensorFlow, PyTorch) in the same sitting.
 bench: build
-	@for size in 64 32; do for norm in none layer; do \
-	  $(BIN)/facewgan-bench --threads $(THREADS) --size $$size --critic-norm $$norm; \
-	done; done
+	@for size in 64 32; do for norm in none layer; do for kernels in "blas fp32" "onednn fp32" "onednn bf16"; do \
+	  set -- $$kernels; $(BIN)/facewgan-bench --threads $(THREADS) --size $$size --critic-norm $$norm --backend $$1 --precision $$2; \
+	done; done; done
 	@THREADS=$(THREADS) BIN=$(BIN) sh bench/train_bench.sh
 	@THREADS=$(THREADS) BIN=$(BIN) bash bench/sample_bench.sh
 	THREADS=$(THREADS) BIN=$(BIN) sh bench/preprocess_bench.sh

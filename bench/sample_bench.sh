@@ -30,12 +30,13 @@ fi
 run() {
   local start end line
   start=$(date +%s.%N)
-  line=$("$BIN/sample" --checkpoint "$checkpoint" --count "$COUNT" --seed 1 --threads "$THREADS" "$@" 2>&1 >/dev/null | tail -1)
+  line=$("$BIN/sample" --checkpoint "$checkpoint" --count "$COUNT" --seed 1 --threads "$THREADS" \
+    --backend "${BACKEND:-auto}" --precision "${PRECISION:-fp32}" "$@" 2>&1 >/dev/null | tail -1)
   end=$(date +%s.%N)
   echo "$line" | sed -E 's/.*\(([0-9]+)x.* in ([0-9.]+) s, ([0-9.]+) images\/s.*/\1 \2 \3/' | tr '\n' ' '
   echo "$start $end" | awk '{ printf "%.3f\n", $2 - $1 }'
 }
 read -r size out_seconds out_rate out_wall < <(run --out "$work/out")
 read -r _ grid_seconds grid_rate _ < <(run --grid "$work/grid.png" --columns 32)
-printf '{"bench": "sample", "size": %s, "threads": %s, "count": %s, "batch": 64, "images_per_s": %s, "seconds": %s, "process_seconds": %s, "grid_images_per_s": %s, "checkpoint": "%s"}\n' \
-  "$size" "$THREADS" "$COUNT" "$out_rate" "$out_seconds" "$out_wall" "$grid_rate" "${1:-one training step on data/faces}"
+printf '{"bench": "sample", "size": %s, "backend": "%s", "precision": "%s", "threads": %s, "count": %s, "batch": 64, "images_per_s": %s, "seconds": %s, "process_seconds": %s, "grid_images_per_s": %s, "checkpoint": "%s"}\n' \
+  "$size" "${BACKEND:-auto}" "${PRECISION:-fp32}" "$THREADS" "$COUNT" "$out_rate" "$out_seconds" "$out_wall" "$grid_rate" "${1:-one training step on data/faces}"

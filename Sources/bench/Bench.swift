@@ -39,7 +39,14 @@ struct Bench: ParsableCommand {
         case "blas":
             guard precisionValue == .fp32 else { throw ValidationError("--precision bf16 needs --backend onednn") }
             engine = BLASBackend()
-        case "onednn": engine = try OneDNNBackend(precision: precisionValue)
+        case "onednn":
+            if precisionValue == .bf16 && !OneDNNBackend.supportsBF16 {
+                // A line rather than a failure, so that `make bench` runs on every CPU.
+                print("{\"backend\": \"onednn\", \"precision\": \"bf16\", \"size\": \(size), \"critic_norm\": \"\(criticNorm)\", "
+                      + "\"skipped\": \"no bf16 on this CPU (oneDNN ISA \(OneDNNBackend.instructionSet))\"}")
+                return
+            }
+            engine = try OneDNNBackend(precision: precisionValue)
         default: throw ValidationError("unknown backend '\(backend)' (use blas or onednn)")
         }
         // One configuration per process, so that peak_rss_mib is this configuration's own.
@@ -92,6 +99,7 @@ struct Bench: ParsableCommand {
             ("size", "\(model.imageSize)"), ("width", "\(model.width)"), ("batch", "\(batch)"),
             ("critic_norm", "\"\(model.criticNorm.rawValue)\""), ("threads", "\(Parallel.threadCount)"),
             ("blas_core", "\"\(BLASRuntime.coreName ?? "unknown")\""),
+            ("onednn_isa", "\"\(OneDNNBackend.instructionSet)\""),
             ("critic_step_s", format(mean(criticTimes))), ("generator_step_s", format(mean(generatorTimes))),
             ("generator_iteration_s", format(iteration)),
             ("images_per_s", format(b * Double(hyper.criticIterations) / iteration)),
