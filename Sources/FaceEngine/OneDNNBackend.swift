@@ -108,7 +108,10 @@ public final class OneDNNBackend: ComputeBackend {
                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
         if k == 0 {
-            for row in 0..<m { for column in 0..<n { c[row * ldc + column] *= beta } }
+            // C = beta * C; with beta = 0, C is not read (it may hold NaN), as in cblas_sgemm.
+            for row in 0..<m {
+                for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] }
+            }
             return
         }
         let kind = OperationKind.matmul(transposeA: transposeA, transposeB: transposeB, lda: lda, ldb: ldb, ldc: ldc,

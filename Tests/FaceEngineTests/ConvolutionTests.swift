@@ -2,7 +2,8 @@
 import TestSupport
 import XCTest
 
-/// Conv2d and ConvTranspose2d against direct loops (forward) and finite differences (backward).
+/// Conv2d and ConvTranspose2d against direct loops (forward) and finite differences (backward), on
+/// every fp32 backend with the same tolerances.
 final class ConvolutionTests: XCTestCase {
     let geometries = [
         ConvolutionGeometry(inputChannels: 3, outputChannels: 5, inputHeight: 8, inputWidth: 8),  // 4x4 s2 p1
@@ -12,58 +13,39 @@ final class ConvolutionTests: XCTestCase {
         ConvolutionGeometry(inputChannels: 2, outputChannels: 4, inputHeight: 7, inputWidth: 4, kernelSize: 5, stride: 3, padding: 2),
     ]
 
-    /// Direct convolution in Double, the definition the backend must match.
+    /// Direct convolution in Double, the definition the backends must match.
     func referenceConvolution(_ g: ConvolutionGeometry, batch: Int, input: [Float], weight: [Float]) -> [Double] {
-        var output = [Double](repeating: 0, count: batch * g.outputItemSize)
-        let k = g.kernelSize
-        for n in 0..<batch {
-            for co in 0..<g.outputChannels {
-                for oh in 0..<g.outputHeight {
-                    for ow in 0..<g.outputWidth {
-                        var sum = 0.0
-                        for ci in 0..<g.inputChannels {
-                            for ki in 0..<k {
-                                for kj in 0..<k {
-                                    let ih = oh * g.stride - g.padding + ki, iw = ow * g.stride - g.padding + kj
-                                    guard ih >= 0, ih < g.inputHeight, iw >= 0, iw < g.inputWidth else { continue }
-                                    sum += Double(input[((n * g.inputChannels + ci) * g.inputHeight + ih) * g.inputWidth + iw])
-                                        * Double(weight[((co * g.inputChannels + ci) * k + ki) * k + kj])
-                                }
-                            }
-                        }
-                        output[((n * g.outputChannels + co) * g.outputHeight + oh) * g.outputWidth + ow] = sum
+        ReferenceKernels.convolutionForward(g, batch: batch, input: input, weight: weight).values
+    }
+
+    func testConvolutionForwardMatchesDirectLoops() {
+        defer { Parallel.setThreadCount(System.coreCount) }
+        var random = RandomGenerator(seed: 1)
+        for (index, geometry) in geometries.enumerated() {
+            // A tiny patch budget forces several chunks per BLAS worker.
+            let backends = TestBackends.fp32(blas: BLASBackend(patchBudget: geometry.patchSize * geometry.outputPlane))
+            for backend in backends {
+                for threads in [1, 2] {
+                    Parallel.setThreadCount(threads)
+                    let batch = 3
+                    var layout = ParameterLayout()
+                    let conv = Conv2d("conv", geometry, bias: true, layout: &layout)
+                    let store = ParameterStore(layout)
+                    conv.initialize(store, random: &random)
+                    let input = Tensor.random([batch, geometry.inputItemSize], random: &random)
+                    let output = Tensor(shape: [batch, geometry.outputItemSize])
+                    conv.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
+                    let expected = referenceConvolution(geometry, batch: batch, input: input.array,
+                                                        weight: store.array(conv.weight))
+                    let bias = store.array(conv.bias!)
+                    for position in 0..<output.count {
+                        let channel = (position / geometry.outputPlane) % geometry.outputChannels
+                        XCTAssertEqual(Double(output[position]), expected[position] + Double(bias[channel]), accuracy: 1e-4,
+                                       "\(backend.name) threads \(threads) geometry \(index) position \(position)")
                     }
                 }
             }
         }
-        return output
-    }
-
-    func testConvolutionForwardMatchesDirectLoops() {
-        var random = RandomGenerator(seed: 1)
-        for (index, geometry) in geometries.enumerated() {
-            for threads in [1, 2] {
-                Parallel.setThreadCount(threads)
-                let batch = 3
-                var layout = ParameterLayout()
-                let conv = Conv2d("conv", geometry, bias: true, layout: &layout)
-                let store = ParameterStore(layout)
-                conv.initialize(store, random: &random)
-                let input = Tensor.random([batch, geometry.inputItemSize], random: &random)
-                let output = Tensor(shape: [batch, geometry.outputItemSize])
-                // A tiny patch budget forces several chunks per worker.
-                let backend = BLASBackend(patchBudget: geometry.patchSize * geometry.outputPlane)
-                conv.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
-                let expected = referenceConvolution(geometry, batch: batch, input: input.array, weight: store.array(conv.weight))
-                let bias = store.array(conv.bias!)
-                for position in 0..<output.count {
-                    let channel = (position / geometry.outputPlane) % geometry.outputChannels
-                    XCTAssertEqual(Double(output[position]), expected[position] + Double(bias[channel]), accuracy: 1e-4,
-                                   "geometry \(index) position \(position)")
-                }
-            }
-        }
-        Parallel.setThreadCount(System.coreCount)
     }
 
     /// Input and parameter gradients of the loss <w, forward(input)> (w random) against directional
@@ -93,78 +75,84 @@ final class ConvolutionTests: XCTestCase {
 
     func testConvolutionGradientsMatchFiniteDifferences() {
         var random = RandomGenerator(seed: 2)
-        let backend = BLASBackend()
-        for (index, geometry) in geometries.enumerated() {
-            let batch = 2
-            var layout = ParameterLayout()
-            let conv = Conv2d("conv", geometry, bias: true, layout: &layout)
-            let store = ParameterStore(layout)
-            conv.initialize(store, random: &random)
-            let input = Tensor.random([batch, geometry.inputItemSize], random: &random)
-            let output = Tensor(shape: [batch, geometry.outputItemSize])
-            checkGradients(store, slots: [conv.weight, conv.bias!], input: input, output: output, label: "geometry \(index)",
-                           random: &random,
-                           forward: { conv.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer) },
-                           backward: { conv.backward(backend, store, batch: batch, input: input.pointer, outputGradient: $0,
-                                                     inputGradient: $1) })
+        for backend in TestBackends.fp32() {
+            for (index, geometry) in geometries.enumerated() {
+                let batch = 2
+                var layout = ParameterLayout()
+                let conv = Conv2d("conv", geometry, bias: true, layout: &layout)
+                let store = ParameterStore(layout)
+                conv.initialize(store, random: &random)
+                let input = Tensor.random([batch, geometry.inputItemSize], random: &random)
+                let output = Tensor(shape: [batch, geometry.outputItemSize])
+                checkGradients(store, slots: [conv.weight, conv.bias!], input: input, output: output,
+                               label: "\(backend.name) geometry \(index)", random: &random,
+                               forward: { conv.forward(backend, store, batch: batch, input: input.pointer,
+                                                       output: output.pointer) },
+                               backward: { conv.backward(backend, store, batch: batch, input: input.pointer, outputGradient: $0,
+                                                         inputGradient: $1) })
+            }
         }
     }
 
     func testTransposedConvolutionIsTheAdjointAndHasCorrectGradients() {
         var random = RandomGenerator(seed: 3)
-        let backend = BLASBackend()
-        for (index, geometry) in geometries.enumerated() {
-            let batch = 2
-            var layout = ParameterLayout()
-            let transposed = ConvTranspose2d("up", inputChannels: geometry.outputChannels,
-                                             outputChannels: geometry.inputChannels,
-                                             inputHeight: geometry.outputHeight, inputWidth: geometry.outputWidth,
-                                             kernelSize: geometry.kernelSize, stride: geometry.stride,
-                                             padding: geometry.padding, bias: true, layout: &layout)
-            let store = ParameterStore(layout)
-            transposed.initialize(store, random: &random)
-            XCTAssertEqual(store.slots[0].shape, [geometry.outputChannels, geometry.inputChannels,
-                                                 geometry.kernelSize, geometry.kernelSize])
-            let input = Tensor.random([batch, transposed.inputItemSize], random: &random)
-            let output = Tensor(shape: [batch, transposed.outputItemSize])
-            transposed.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
-            // <convT(x), y> = <x, conv(y)> + <bias, sum y>: the defining property of the transpose.
-            let probe = Tensor.random(output.shape, random: &random)
-            let convolved = referenceConvolution(geometry, batch: batch, input: probe.array, weight: store.array(transposed.weight))
-            var left = 0.0, right = 0.0
-            for position in 0..<output.count { left += Double(output[position]) * Double(probe[position]) }
-            for position in 0..<input.count { right += Double(input[position]) * convolved[position] }
-            let bias = store.array(transposed.bias!)
-            for position in 0..<probe.count {
-                right += Double(bias[(position / geometry.inputPlane) % geometry.inputChannels]) * Double(probe[position])
-            }
-            XCTAssertEqual(left, right, accuracy: 1e-3 * max(1, abs(left)), "geometry \(index)")
+        for backend in TestBackends.fp32() {
+            for (index, geometry) in geometries.enumerated() {
+                let batch = 2
+                var layout = ParameterLayout()
+                let transposed = ConvTranspose2d("up", inputChannels: geometry.outputChannels,
+                                                 outputChannels: geometry.inputChannels,
+                                                 inputHeight: geometry.outputHeight, inputWidth: geometry.outputWidth,
+                                                 kernelSize: geometry.kernelSize, stride: geometry.stride,
+                                                 padding: geometry.padding, bias: true, layout: &layout)
+                let store = ParameterStore(layout)
+                transposed.initialize(store, random: &random)
+                XCTAssertEqual(store.slots[0].shape, [geometry.outputChannels, geometry.inputChannels,
+                                                     geometry.kernelSize, geometry.kernelSize])
+                let input = Tensor.random([batch, transposed.inputItemSize], random: &random)
+                let output = Tensor(shape: [batch, transposed.outputItemSize])
+                transposed.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
+                // <convT(x), y> = <x, conv(y)> + <bias, sum y>: the defining property of the transpose.
+                let probe = Tensor.random(output.shape, random: &random)
+                let convolved = referenceConvolution(geometry, batch: batch, input: probe.array,
+                                                     weight: store.array(transposed.weight))
+                var left = 0.0, right = 0.0
+                for position in 0..<output.count { left += Double(output[position]) * Double(probe[position]) }
+                for position in 0..<input.count { right += Double(input[position]) * convolved[position] }
+                let bias = store.array(transposed.bias!)
+                for position in 0..<probe.count {
+                    right += Double(bias[(position / geometry.inputPlane) % geometry.inputChannels]) * Double(probe[position])
+                }
+                XCTAssertEqual(left, right, accuracy: 1e-3 * max(1, abs(left)), "\(backend.name) geometry \(index)")
 
-            checkGradients(store, slots: [transposed.weight, transposed.bias!], input: input, output: output,
-                           label: "geometry \(index)", random: &random,
-                           forward: { transposed.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer) },
-                           backward: { transposed.backward(backend, store, batch: batch, input: input.pointer, outputGradient: $0,
-                                                           inputGradient: $1) })
+                checkGradients(store, slots: [transposed.weight, transposed.bias!], input: input, output: output,
+                               label: "\(backend.name) geometry \(index)", random: &random,
+                               forward: { transposed.forward(backend, store, batch: batch, input: input.pointer,
+                                                             output: output.pointer) },
+                               backward: { transposed.backward(backend, store, batch: batch, input: input.pointer,
+                                                               outputGradient: $0, inputGradient: $1) })
+            }
         }
     }
 
     func testLinearizedForwardIsTheForwardWithoutBias() {
         var random = RandomGenerator(seed: 4)
-        let backend = BLASBackend()
-        let geometry = geometries[0]
-        var layout = ParameterLayout()
-        let conv = Conv2d("conv", geometry, bias: true, layout: &layout)
-        let store = ParameterStore(layout)
-        conv.initialize(store, random: &random)
-        let tangent = Tensor.random([2, geometry.inputItemSize], random: &random)
-        let linearized = Tensor(shape: [2, geometry.outputItemSize])
-        let forward = Tensor(shape: linearized.shape)
-        conv.linearizedForward(backend, store, batch: 2, tangent: tangent.pointer, tangentOutput: linearized.pointer)
-        conv.forward(backend, store, batch: 2, input: tangent.pointer, output: forward.pointer)
-        let bias = store.array(conv.bias!)
-        for position in 0..<linearized.count {
-            let channel = (position / geometry.outputPlane) % geometry.outputChannels
-            XCTAssertEqual(linearized[position], forward[position] - bias[channel], accuracy: 1e-5)
+        for backend in TestBackends.fp32() {
+            let geometry = geometries[0]
+            var layout = ParameterLayout()
+            let conv = Conv2d("conv", geometry, bias: true, layout: &layout)
+            let store = ParameterStore(layout)
+            conv.initialize(store, random: &random)
+            let tangent = Tensor.random([2, geometry.inputItemSize], random: &random)
+            let linearized = Tensor(shape: [2, geometry.outputItemSize])
+            let forward = Tensor(shape: linearized.shape)
+            conv.linearizedForward(backend, store, batch: 2, tangent: tangent.pointer, tangentOutput: linearized.pointer)
+            conv.forward(backend, store, batch: 2, input: tangent.pointer, output: forward.pointer)
+            let bias = store.array(conv.bias!)
+            for position in 0..<linearized.count {
+                let channel = (position / geometry.outputPlane) % geometry.outputChannels
+                XCTAssertEqual(linearized[position], forward[position] - bias[channel], accuracy: 1e-5, backend.name)
+            }
         }
     }
 }

@@ -3,7 +3,8 @@ import TestSupport
 import XCTest
 
 /// Patch lowering and its adjoint, the layout reorders, and the BLAS backend's split of a batch into
-/// per-worker chunks (the result must not depend on the thread count or the patch budget).
+/// per-worker chunks (the result must not depend on the thread count or the patch budget); the oneDNN
+/// backend must give the same results on every geometry.
 final class Im2ColTests: XCTestCase {
     let geometries = [
         ConvolutionGeometry(inputChannels: 3, outputChannels: 4, inputHeight: 8, inputWidth: 8),  // 4x4 s2 p1
@@ -12,6 +13,8 @@ final class Im2ColTests: XCTestCase {
         // Padding beyond the kernel: whole patch rows and columns fall outside the image.
         ConvolutionGeometry(inputChannels: 1, outputChannels: 2, inputHeight: 5, inputWidth: 7, kernelSize: 2, stride: 2, padding: 3),
         ConvolutionGeometry(inputChannels: 3, outputChannels: 2, inputHeight: 6, inputWidth: 6, kernelSize: 5, stride: 2, padding: 3),
+        // The floored output size leaves the last input row unread: the far side's padding is -1.
+        ConvolutionGeometry(inputChannels: 2, outputChannels: 3, inputHeight: 8, inputWidth: 9, kernelSize: 3, stride: 2, padding: 0),
     ]
     let samples = 2
 
@@ -84,7 +87,7 @@ final class Im2ColTests: XCTestCase {
         var output: [Float], inputGradient: [Float], weightGradientOnce: [Float], weightGradientTwice: [Float]
     }
 
-    func runBackend(_ backend: BLASBackend, _ g: ConvolutionGeometry, batch: Int,
+    func runBackend(_ backend: ComputeBackend, _ g: ConvolutionGeometry, batch: Int,
                     input: Tensor, weight: Tensor, outputGradient: Tensor) -> ConvolutionResults {
         let output = Tensor(shape: [batch, g.outputItemSize])
         backend.convolutionForward(g, batch: batch, input: input.pointer, weight: weight.pointer, output: output.pointer)
@@ -122,18 +125,45 @@ final class Im2ColTests: XCTestCase {
                     let label = "geometry \(index) threads \(threads) budget \(budget)"
                     let result = runBackend(BLASBackend(patchBudget: budget), g, batch: batch, input: input,
                                             weight: weight, outputGradient: outputGradient)
-                    // Forward and data gradient: the same dot products of <= 75 O(1) terms, possibly
-                    // blocked differently by SGEMM at another width: ~1e-6.
-                    assertClose(result.output, reference.output, accuracy: 1e-5, "\(label) forward")
-                    assertClose(result.inputGradient, reference.inputGradient, accuracy: 1e-5, "\(label) data")
-                    // Weight gradients sum over up to 7*16 positions, split into partials in another
-                    // order: rounding ~1e-6 on values of ~10; a lost or doubled chunk is O(1).
-                    assertClose(result.weightGradientOnce, reference.weightGradientOnce, accuracy: 1e-4, "\(label) weights")
-                    assertClose(result.weightGradientTwice, reference.weightGradientOnce.map { 2 * $0 }, accuracy: 2e-4,
-                                "\(label) weights accumulated twice")
+                    assertSameResults(result, reference, label)
                 }
             }
         }
+    }
+
+    /// oneDNN fp32 against the same reference on every geometry, with 1-3 threads: oneDNN is given the
+    /// far side's padding that the floored output size implies, which may exceed the kernel or be negative.
+    func testOneDNNMatchesTheReferenceOnEveryGeometry() {
+        defer { Parallel.setThreadCount(System.coreCount) }
+        var random = RandomGenerator(seed: 55)
+        let batch = 7
+        for (index, g) in geometries.enumerated() {
+            let input = Tensor.random([batch, g.inputItemSize], random: &random)
+            let weight = Tensor.random([g.outputChannels, g.inputChannels, g.kernelSize, g.kernelSize], random: &random)
+            let outputGradient = Tensor.random([batch, g.outputItemSize], random: &random)
+            Parallel.setThreadCount(1)
+            let reference = runBackend(BLASBackend(), g, batch: batch, input: input, weight: weight, outputGradient: outputGradient)
+            let backend = TestBackends.oneDNN(.fp32)
+            for threads in 1...3 {
+                Parallel.setThreadCount(threads)
+                let result = runBackend(backend, g, batch: batch, input: input, weight: weight, outputGradient: outputGradient)
+                assertSameResults(result, reference, "\(backend.name) geometry \(index) threads \(threads)")
+            }
+        }
+    }
+
+    func assertSameResults(_ result: ConvolutionResults, _ reference: ConvolutionResults, _ label: String,
+                           file: StaticString = #filePath, line: UInt = #line) {
+        // Forward and data gradient: the same dot products of <= 75 O(1) terms (results up to ~25),
+        // blocked differently by SGEMM at another width or by another backend: measured up to 4e-6.
+        assertClose(result.output, reference.output, accuracy: 1e-5, "\(label) forward", file: file, line: line)
+        assertClose(result.inputGradient, reference.inputGradient, accuracy: 1e-5, "\(label) data", file: file, line: line)
+        // Weight gradients sum over up to 7*63 positions (results up to ~40), in partials of another
+        // order: measured up to 1.1e-5; a lost or doubled chunk is O(1).
+        assertClose(result.weightGradientOnce, reference.weightGradientOnce, accuracy: 1e-4, "\(label) weights",
+                    file: file, line: line)
+        assertClose(result.weightGradientTwice, reference.weightGradientOnce.map { 2 * $0 }, accuracy: 2e-4,
+                    "\(label) weights accumulated twice", file: file, line: line)
     }
 
     func assertClose(_ actual: [Float], _ expected: [Float], accuracy: Float, _ label: String,

@@ -6,8 +6,8 @@ import XCTest
 final class GeneratorTests: XCTestCase {
     let configuration = ModelConfiguration(imageSize: 32, width: 4, latentDimension: 8, criticNorm: .layer)
 
-    func makeGenerator(seed: UInt64 = 41) -> Generator {
-        let generator = Generator(configuration, backend: BLASBackend())
+    func makeGenerator(seed: UInt64 = 41, backend: ComputeBackend = BLASBackend()) -> Generator {
+        let generator = Generator(configuration, backend: backend)
         var random = RandomGenerator(seed: seed)
         generator.initialize(random: &random)
         return generator
@@ -35,42 +35,46 @@ final class GeneratorTests: XCTestCase {
     }
 
     func testImagesAreInRangeAndEvaluationIsBatchIndependent() {
-        let generator = makeGenerator()
-        var random = RandomGenerator(seed: 42)
-        let latents = Tensor.random([5, 8], random: &random)
-        let batchImages = generator.forward(latents: latents.pointer, count: 5, mode: .evaluation).array
-        XCTAssertTrue(batchImages.allSatisfy { $0 >= -1 && $0 <= 1 })
-        let item = configuration.imageItemSize
-        for sample in 0..<5 {
-            let single = generator.forward(latents: latents.pointer + sample * 8, count: 1, mode: .evaluation).array
-            let difference = zip(single, batchImages[(sample * item)..<((sample + 1) * item)]).map { abs($0 - $1) }.max()!
-            // SGEMM may sum in another order for another batch size: equal up to Float rounding.
-            XCTAssertLessThan(difference, 1e-5, "sample \(sample)")
+        for backend in TestBackends.fp32() {
+            let generator = makeGenerator(backend: backend)
+            var random = RandomGenerator(seed: 42)
+            let latents = Tensor.random([5, 8], random: &random)
+            let batchImages = generator.forward(latents: latents.pointer, count: 5, mode: .evaluation).array
+            XCTAssertTrue(batchImages.allSatisfy { $0 >= -1 && $0 <= 1 }, backend.name)
+            let item = configuration.imageItemSize
+            for sample in 0..<5 {
+                let single = generator.forward(latents: latents.pointer + sample * 8, count: 1, mode: .evaluation).array
+                let difference = zip(single, batchImages[(sample * item)..<((sample + 1) * item)]).map { abs($0 - $1) }.max()!
+                // The backend may sum in another order for another batch size: equal up to Float rounding.
+                XCTAssertLessThan(difference, 1e-5, "\(backend.name) sample \(sample)")
+            }
         }
     }
 
     /// The recomputed statistics equal those of one training-mode pass over all the latents, computed
-    /// here by the ordinary training forward on the whole set at once.
+    /// here by the ordinary training forward on the whole set at once (on each fp32 backend).
     func testPreciseBatchNormStatisticsEqualOneTrainingPassOverAllLatents() {
-        let generator = makeGenerator()
-        var random = RandomGenerator(seed: 43)
-        let count = 300
-        let latents = Tensor.random([count, 8], random: &random)
-        let reference = makeGenerator()
-        reference.buffers.values.fill(0)
-        for norm in reference.norms {
-            reference.buffers.value(norm.runningVariance).update(repeating: 0, count: norm.channels)
-        }
-        // momentum 0.1 from zero: running = 0.1 * batch statistic, so divide by 0.1 below.
-        _ = reference.forward(latents: latents.pointer, count: count, mode: .training(updateRunningStatistics: true))
-        generator.recomputeBatchNormStatistics(latents: latents.pointer, count: count, chunk: 64)
-        for (index, slot) in generator.buffers.slots.enumerated() {
-            let expected = reference.buffers.array(reference.buffers.slots[index]).map { $0 / 0.1 }
-            let actual = generator.buffers.array(slot)
-            for channel in actual.indices {
-                // Double accumulation against Float sums of 300*plane values: 1e-4 relative.
-                XCTAssertEqual(actual[channel], expected[channel], accuracy: 1e-4 * max(1, abs(expected[channel])),
-                               "\(slot.name)[\(channel)]")
+        for backend in TestBackends.fp32() {
+            let generator = makeGenerator(backend: backend)
+            var random = RandomGenerator(seed: 43)
+            let count = 300
+            let latents = Tensor.random([count, 8], random: &random)
+            let reference = makeGenerator(backend: backend)
+            reference.buffers.values.fill(0)
+            for norm in reference.norms {
+                reference.buffers.value(norm.runningVariance).update(repeating: 0, count: norm.channels)
+            }
+            // momentum 0.1 from zero: running = 0.1 * batch statistic, so divide by 0.1 below.
+            _ = reference.forward(latents: latents.pointer, count: count, mode: .training(updateRunningStatistics: true))
+            generator.recomputeBatchNormStatistics(latents: latents.pointer, count: count, chunk: 64)
+            for (index, slot) in generator.buffers.slots.enumerated() {
+                let expected = reference.buffers.array(reference.buffers.slots[index]).map { $0 / 0.1 }
+                let actual = generator.buffers.array(slot)
+                for channel in actual.indices {
+                    // Double accumulation against Float sums of 300*plane values: 1e-4 relative.
+                    XCTAssertEqual(actual[channel], expected[channel], accuracy: 1e-4 * max(1, abs(expected[channel])),
+                                   "\(backend.name) \(slot.name)[\(channel)]")
+                }
             }
         }
     }
