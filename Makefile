@@ -21,9 +21,11 @@ build: deps
 	$(SWIFT) build -c release
 
 # Numeric code is 10-100x slower in debug builds, so the suite runs in release with testability on.
+# OMP_WAIT_POLICY: oneDNN's OpenMP threads would otherwise spin between calls (the tools set it
+# themselves, see BLASRuntime.ensureFastKernels; the test process cannot).
 test: deps
 	$(SWIFT) build -c release -Xswiftc -enable-testing
-	$(SWIFT) test -c release -Xswiftc -enable-testing
+	OMP_WAIT_POLICY=PASSIVE $(SWIFT) test -c release -Xswiftc -enable-testing
 
 # One JSON line per configuration. Compare with ../shared/bench (TensorFlow, PyTorch) in the same sitting.
 bench: build
