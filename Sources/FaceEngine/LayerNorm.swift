@@ -50,13 +50,13 @@ public struct LayerNorm {
         let h = normalized.pointer, r = inverse.pointer
         Parallel.forEach(batch) { sample in
             let x = input + sample * n, hRow = h + sample * n, y = output + sample * n
+            // Float lanes within a channel, Double across channels: exact enough at every size.
             var sum = 0.0
-            for index in 0..<n { sum += Double(x[index]) }
+            for c in 0..<channels { sum += Double(VectorReduction.sum(x + c * plane, count: plane)) }
             let mu = Float(sum / Double(n))
             var squares = 0.0
-            for index in 0..<n {
-                let d = x[index] - mu
-                squares += Double(d * d)
+            for c in 0..<channels {
+                squares += Double(VectorReduction.squaredDeviations(x + c * plane, count: plane, center: mu))
             }
             let rSample = Float(1 / (squares / Double(n) + Double(epsilon)).squareRoot())
             r[sample] = rSample
@@ -80,10 +80,9 @@ public struct LayerNorm {
             var sumY: Float = 0, sumYH: Float = 0
             for sample in 0..<batch {
                 let base = sample * n + c * plane
-                for index in base..<(base + plane) {
-                    sumY += outputGradient[index]
-                    sumYH += outputGradient[index] * normalized[index]
-                }
+                let (y, yh) = VectorReduction.sumAndDot(outputGradient + base, normalized + base, count: plane)
+                sumY += y
+                sumYH += yh
             }
             gradScale[c] += sumYH
             if offsetToo { gradOffset[c] += sumY }
@@ -97,12 +96,9 @@ public struct LayerNorm {
         let n = itemSize
         var sumG: Float = 0, sumGH: Float = 0
         for c in 0..<channels {
-            let g = gamma[c]
-            for index in (c * plane)..<((c + 1) * plane) {
-                let value = g * y[index]
-                sumG += value
-                sumGH += value * h[index]
-            }
+            let (sumY, sumYH) = VectorReduction.sumAndDot(y + c * plane, h + c * plane, count: plane)
+            sumG += gamma[c] * sumY
+            sumGH += gamma[c] * sumYH
         }
         let meanG = sumG / Float(n), meanGH = sumGH / Float(n)
         for c in 0..<channels {
@@ -144,11 +140,7 @@ public struct LayerNorm {
         Parallel.forEach(batch) { sample in
             let xp = tangent + sample * n, hRow = h + sample * n
             let xc = centered + sample * n, hp = hPrime + sample * n, yp = tangentOutput + sample * n
-            var sum: Float = 0, sumHX: Float = 0
-            for index in 0..<n {
-                sum += xp[index]
-                sumHX += hRow[index] * xp[index]
-            }
+            let (sum, sumHX) = VectorReduction.sumAndDot(xp, hRow, count: n)
             let meanX = sum / Float(n), m = sumHX / Float(n), rSample = r[sample]
             projection[sample] = m
             for c in 0..<channels {
@@ -199,13 +191,11 @@ public struct LayerNorm {
             // a = gamma_c*Y'; A1 = sum(a*x'c), A2 = sum(a*h)
             var sumA: Float = 0, a1: Float = 0, a2: Float = 0
             for c in 0..<channels {
-                let g = gamma[c]
-                for index in (c * plane)..<((c + 1) * plane) {
-                    let a = g * yp[index]
-                    sumA += a
-                    a1 += a * xc[index]
-                    a2 += a * hRow[index]
-                }
+                let offset = c * plane
+                let sums = VectorReduction.sumAndTwoDots(yp + offset, xc + offset, hRow + offset, count: plane)
+                sumA += gamma[c] * sums.sum
+                a1 += gamma[c] * sums.dotB
+                a2 += gamma[c] * sums.dotC
             }
             let meanA = sumA / Float(n)
             let factor = rSample * rSample / Float(n)
