@@ -47,22 +47,13 @@ public struct BatchNorm2d {
                 Parallel.forEach(channels) { c in
                     var sum = 0.0
                     for n in 0..<batch {
-                        let row = input + (n * channels + c) * plane
-                        var partial: Float = 0
-                        for index in 0..<plane { partial += row[index] }
-                        sum += Double(partial)
+                        sum += Double(VectorReduction.sum(input + (n * channels + c) * plane, count: plane))
                     }
                     let mu = sum / count
                     var squares = 0.0
                     for n in 0..<batch {
-                        let row = input + (n * channels + c) * plane
-                        var partial: Float = 0
-                        let muFloat = Float(mu)
-                        for index in 0..<plane {
-                            let d = row[index] - muFloat
-                            partial += d * d
-                        }
-                        squares += Double(partial)
+                        squares += Double(VectorReduction.squaredDeviations(input + (n * channels + c) * plane,
+                                                                            count: plane, center: Float(mu)))
                     }
                     means[c] = mu
                     variances[c] = squares / count
@@ -135,10 +126,9 @@ public struct BatchNorm2d {
             var sumDy: Float = 0, sumDyH: Float = 0
             for n in 0..<batch {
                 let base = (n * channels + c) * plane
-                for index in 0..<plane {
-                    sumDy += outputGradient[base + index]
-                    sumDyH += outputGradient[base + index] * h[base + index]
-                }
+                let (dy, dyh) = VectorReduction.sumAndDot(outputGradient + base, h + base, count: plane)
+                sumDy += dy
+                sumDyH += dyh
             }
             gradScale[c] += sumDyH
             gradOffset[c] += sumDy

@@ -16,8 +16,7 @@ public enum ChannelBias {
         Parallel.forEach(channels) { c in
             var sum: Float = 0
             for n in 0..<batch {
-                let row = outputGradient + (n * channels + c) * plane
-                for index in 0..<plane { sum += row[index] }
+                sum += VectorReduction.sum(outputGradient + (n * channels + c) * plane, count: plane)
             }
             gradient[c] += sum
         }
