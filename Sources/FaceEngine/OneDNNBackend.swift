@@ -7,7 +7,7 @@ import CDNNLBridge
 /// oneDNN runs its own OpenMP threads, `Parallel.threadCount` of them, inside each call; the calls
 /// themselves come from one thread of control at a time (the shared reorder buffers depend on it).
 public final class OneDNNBackend: ComputeBackend {
-    public let name: String
+    public let name = "onednn"
     public let precision: ComputePrecision
     private let context: OpaquePointer
     private var operations: [OperationKey: OpaquePointer] = [:]
@@ -48,7 +48,6 @@ public final class OneDNNBackend: ComputeBackend {
         }
         self.context = context
         self.precision = precision
-        self.name = "onednn"
     }
 
     deinit {
@@ -80,9 +79,11 @@ public final class OneDNNBackend: ComputeBackend {
     private func execute(_ operation: OpaquePointer, _ first: UnsafePointer<Float>, _ second: UnsafePointer<Float>,
                          _ result: UnsafeMutablePointer<Float>) {
         fw_dnnl_set_threads(Int32(Parallel.threadCount))
-        var error = [CChar](repeating: 0, count: 512)
-        if fw_dnnl_execute(context, operation, first, second, result, &error, error.count) != 0 {
-            fatalError("oneDNN failed: \(String(cString: error))")
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 512) { error in
+            error[0] = 0
+            if fw_dnnl_execute(context, operation, first, second, result, error.baseAddress, error.count) != 0 {
+                fatalError("oneDNN failed: \(String(cString: error.baseAddress!))")
+            }
         }
     }
 
