@@ -72,17 +72,51 @@ final class TrainToolTests: XCTestCase {
     }
 
     func testResumeGivesTheSameCheckpointBytesAsAnUninterruptedRun() throws {
-        let straight = root.appendingPathComponent("straight").path
-        let resumed = root.appendingPathComponent("resumed").path
-        let common = ["--checkpoint-every", "100", "--sample-every", "100", "--flip", "--seed", "5"]
-        XCTAssertEqual(try train(straight, ["--steps", "6"] + common).status, 0)
-        XCTAssertEqual(try train(resumed, ["--steps", "3"] + common).status, 0)
-        let result = try train(resumed, ["--steps", "6", "--resume"] + common)
+        var kernels = [["--backend", "blas"], ["--backend", "onednn"]]
+        if OneDNNBackend.supportsBF16 { kernels.append(["--backend", "onednn", "--precision", "bf16"]) }
+        for (index, backend) in kernels.enumerated() {
+            let straight = root.appendingPathComponent("straight\(index)").path
+            let resumed = root.appendingPathComponent("resumed\(index)").path
+            let common = ["--checkpoint-every", "100", "--sample-every", "100", "--flip", "--seed", "5"] + backend
+            XCTAssertEqual(try train(straight, ["--steps", "6"] + common).status, 0)
+            XCTAssertEqual(try train(resumed, ["--steps", "3"] + common).status, 0)
+            let result = try train(resumed, ["--steps", "6", "--resume"] + common)
+            XCTAssertEqual(result.status, 0, result.standardError)
+            let first = try Data(contentsOf: URL(fileURLWithPath: straight + "/checkpoint.safetensors"))
+            let second = try Data(contentsOf: URL(fileURLWithPath: resumed + "/checkpoint.safetensors"))
+            XCTAssertEqual(first.count, second.count, "\(backend)")
+            XCTAssertTrue(first == second, "a resumed run must write the same checkpoint bytes (\(backend))")
+        }
+    }
+
+    func testPrecisionIsRecordedAndMayChangeOnResume() throws {
+        guard OneDNNBackend.supportsBF16 else { throw XCTSkip("no bf16 on this CPU (\(OneDNNBackend.instructionSet))") }
+        let out = root.appendingPathComponent("run").path
+        var result = try ToolRunner.run("train", ["--data", data, "--out", out, "--batch", "4", "--width", "4", "--z-dim", "8",
+                                                  "--steps", "2", "--backend", "onednn", "--precision", "bf16"])
         XCTAssertEqual(result.status, 0, result.standardError)
-        let first = try Data(contentsOf: URL(fileURLWithPath: straight + "/checkpoint.safetensors"))
-        let second = try Data(contentsOf: URL(fileURLWithPath: resumed + "/checkpoint.safetensors"))
-        XCTAssertEqual(first.count, second.count)
-        XCTAssertTrue(first == second, "a resumed run must write the same checkpoint bytes")
+        XCTAssertTrue(result.standardError.contains("kernels: onednn bf16"), result.standardError)
+        XCTAssertEqual(try Checkpoint.read(path: out + "/checkpoint.safetensors").metadata["precision"], "bf16")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as? [String: Any]
+        XCTAssertEqual(config?["precision"] as? String, "bf16")
+        XCTAssertEqual(config?["backend"] as? String, "onednn")
+
+        result = try ToolRunner.run("train", ["--data", data, "--out", out, "--batch", "4", "--steps", "3", "--resume",
+                                              "--backend", "blas"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardError.contains("precision changes from bf16 to fp32"), result.standardError)
+        XCTAssertEqual(try Checkpoint.read(path: out + "/checkpoint.safetensors").metadata["precision"], "fp32")
+    }
+
+    func testBackendOptionsAreChecked() throws {
+        let out = root.appendingPathComponent("run").path
+        for (arguments, message) in [(["--backend", "cuda"], "--backend 'cuda'"), (["--precision", "fp16"], "--precision 'fp16'"),
+                                     (["--backend", "blas", "--precision", "bf16"], "needs the onednn backend")] {
+            let result = try train(out, ["--steps", "1"] + arguments)
+            XCTAssertEqual(result.status, 2, "\(arguments)")
+            XCTAssertTrue(result.standardError.contains(message), result.standardError)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors"))
+        }
     }
 
     func testResumeRefusesAnotherArchitecture() throws {
