@@ -117,6 +117,18 @@ final class TrainToolTests: XCTestCase {
             XCTAssertTrue(result.standardError.contains(message), result.standardError)
             XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors"))
         }
+        // A CPU without bf16, as oneDNN sees it when capped to plain AVX-512: bf16 is an error, not fp32.
+        let capped = ["ONEDNN_MAX_CPU_ISA": "AVX512_CORE"]
+        let result = try ToolRunner.run("train", ["--data", data, "--out", out, "--batch", "4", "--steps", "1",
+                                                  "--precision", "bf16"], environment: capped)
+        XCTAssertEqual(result.status, 1, result.standardError)
+        XCTAssertTrue(result.standardError.contains("bf16 needs a CPU with AVX512-BF16 or AMX-BF16"), result.standardError)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors"))
+        // ... while fp32 on the capped oneDNN still trains.
+        let fp32 = try ToolRunner.run("train", ["--data", data, "--out", out, "--batch", "4", "--width", "4", "--z-dim", "8",
+                                                "--steps", "1", "--backend", "onednn"], environment: capped)
+        XCTAssertEqual(fp32.status, 0, fp32.standardError)
+        XCTAssertTrue(fp32.standardError.contains("kernels: onednn fp32 (avx512_core)"), fp32.standardError)
     }
 
     func testResumeRefusesAnotherArchitecture() throws {
