@@ -341,7 +341,6 @@ int fw_dnnl_execute(fw_dnnl_context *context, fw_dnnl_operation *operation,
     void *pointers[PORTS] = {(void *)first, (void *)second, (void *)result};
     dnnl_exec_arg_t arguments[PORTS + 1];
     int count = 0;
-    dnnl_status_t status = dnnl_success;
     for (int index = 0; index < PORTS; index++) {
         struct fw_dnnl_port *port = &operation->ports[index];
         CHECK(dnnl_memory_set_data_handle(port->user_memory, pointers[index]));
@@ -380,6 +379,5 @@ int fw_dnnl_execute(fw_dnnl_context *context, fw_dnnl_operation *operation,
     CHECK(dnnl_stream_wait(context->stream));
     return 0;
 fail:
-    (void)status;
     return -1;
 }
