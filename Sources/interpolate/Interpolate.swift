@@ -104,7 +104,7 @@ struct Interpolate: FaceWGANTool {
     }
 
     func run() throws {
-        common.prepareEngine()
+        // No engine start-up: interpolation runs no kernels, and prepareEngine may re-execute the process.
         let dimension = try zDim ?? Checkpoint.read(runOrFile: checkpoint!).configuration.latentDimension
         let output = LatentTextWriter(descriptor: STDOUT_FILENO, name: "<stdout>")
         if let walk {

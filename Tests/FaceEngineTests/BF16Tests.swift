@@ -20,12 +20,7 @@ import XCTest
 /// second is the proof: oneDNN's fp32 primitives block their sums differently from one another, so an
 /// fp32 result can differ bitwise from another fp32 result too.
 final class BF16Tests: XCTestCase {
-    let geometries = [
-        // Those of ConvolutionTests.
-        ConvolutionGeometry(inputChannels: 3, outputChannels: 5, inputHeight: 8, inputWidth: 8),  // 4x4 s2 p1
-        ConvolutionGeometry(inputChannels: 2, outputChannels: 3, inputHeight: 32, inputWidth: 32),
-        ConvolutionGeometry(inputChannels: 2, outputChannels: 3, inputHeight: 7, inputWidth: 5, kernelSize: 3, stride: 1, padding: 1),
-        ConvolutionGeometry(inputChannels: 2, outputChannels: 4, inputHeight: 7, inputWidth: 4, kernelSize: 5, stride: 3, padding: 2),
+    let geometries = ConvolutionTests.geometries + [
         // The networks' 4x4 stride-2 padding-1 layers: the critic's convolutions, and the generator's
         // transposed convolutions (their backward data).
         ConvolutionGeometry(inputChannels: 3, outputChannels: 8, inputHeight: 8, inputWidth: 8),

@@ -5,7 +5,8 @@ import XCTest
 /// Conv2d and ConvTranspose2d against direct loops (forward) and finite differences (backward), on
 /// every fp32 backend with the same tolerances.
 final class ConvolutionTests: XCTestCase {
-    let geometries = [
+    /// Also BF16Tests' first geometries.
+    static let geometries = [
         ConvolutionGeometry(inputChannels: 3, outputChannels: 5, inputHeight: 8, inputWidth: 8),  // 4x4 s2 p1
         // 16x16 outputs: the backend writes each sample's product straight into NCHW (planes >= 128).
         ConvolutionGeometry(inputChannels: 2, outputChannels: 3, inputHeight: 32, inputWidth: 32),
@@ -21,7 +22,7 @@ final class ConvolutionTests: XCTestCase {
     func testConvolutionForwardMatchesDirectLoops() {
         defer { Parallel.setThreadCount(System.coreCount) }
         var random = RandomGenerator(seed: 1)
-        for (index, geometry) in geometries.enumerated() {
+        for (index, geometry) in Self.geometries.enumerated() {
             // A tiny patch budget forces several chunks per BLAS worker.
             let backends = TestBackends.fp32(blas: BLASBackend(patchBudget: geometry.patchSize * geometry.outputPlane))
             for backend in backends {
@@ -76,7 +77,7 @@ final class ConvolutionTests: XCTestCase {
     func testConvolutionGradientsMatchFiniteDifferences() {
         var random = RandomGenerator(seed: 2)
         for backend in TestBackends.fp32() {
-            for (index, geometry) in geometries.enumerated() {
+            for (index, geometry) in Self.geometries.enumerated() {
                 let batch = 2
                 var layout = ParameterLayout()
                 let conv = Conv2d("conv", geometry, bias: true, layout: &layout)
@@ -97,7 +98,7 @@ final class ConvolutionTests: XCTestCase {
     func testTransposedConvolutionIsTheAdjointAndHasCorrectGradients() {
         var random = RandomGenerator(seed: 3)
         for backend in TestBackends.fp32() {
-            for (index, geometry) in geometries.enumerated() {
+            for (index, geometry) in Self.geometries.enumerated() {
                 let batch = 2
                 var layout = ParameterLayout()
                 let transposed = ConvTranspose2d("up", inputChannels: geometry.outputChannels,
@@ -138,7 +139,7 @@ final class ConvolutionTests: XCTestCase {
     func testLinearizedForwardIsTheForwardWithoutBias() {
         var random = RandomGenerator(seed: 4)
         for backend in TestBackends.fp32() {
-            let geometry = geometries[0]
+            let geometry = Self.geometries[0]
             var layout = ParameterLayout()
             let conv = Conv2d("conv", geometry, bias: true, layout: &layout)
             let store = ParameterStore(layout)

@@ -14,6 +14,11 @@ public enum ReferenceKernels {
             self.values = values
             self.magnitudes = magnitudes
         }
+
+        /// `count` results with no terms yet.
+        public init(zeros count: Int) {
+            self.init(values: .init(repeating: 0, count: count), magnitudes: .init(repeating: 0, count: count))
+        }
     }
 
     /// Calls body(output index, input index, weight index) for every product of the convolution
@@ -45,8 +50,7 @@ public enum ReferenceKernels {
 
     /// output = conv(input, weight).
     public static func convolutionForward(_ g: ConvolutionGeometry, batch: Int, input: [Float], weight: [Float]) -> Result {
-        var result = Result(values: .init(repeating: 0, count: batch * g.outputItemSize),
-                            magnitudes: .init(repeating: 0, count: batch * g.outputItemSize))
+        var result = Result(zeros: batch * g.outputItemSize)
         forEachConvolutionTap(g, batch: batch) { output, inputIndex, weightIndex in
             result.add(at: output, Double(input[inputIndex]) * Double(weight[weightIndex]))
         }
@@ -56,8 +60,7 @@ public enum ReferenceKernels {
     /// inputGradient = conv^T(outputGradient, weight).
     public static func convolutionBackwardData(_ g: ConvolutionGeometry, batch: Int, outputGradient: [Float],
                                                weight: [Float]) -> Result {
-        var result = Result(values: .init(repeating: 0, count: batch * g.inputItemSize),
-                            magnitudes: .init(repeating: 0, count: batch * g.inputItemSize))
+        var result = Result(zeros: batch * g.inputItemSize)
         forEachConvolutionTap(g, batch: batch) { output, input, weightIndex in
             result.add(at: input, Double(outputGradient[output]) * Double(weight[weightIndex]))
         }

@@ -28,6 +28,8 @@ public final class TrainingRun {
 
     public static let checkpointName = "checkpoint.safetensors"
     public var checkpointPath: String { (options.out as NSString).appendingPathComponent(Self.checkpointName) }
+    /// What the networks compute with (recorded in checkpoints and config.json).
+    private var backend: ComputeBackend { trainer.generator.backend }
     private var metricsPath: String { (options.out as NSString).appendingPathComponent("metrics.jsonl") }
     private static let preciseStatisticsLatents = 2048
     private static let gridLatents = 64
@@ -214,7 +216,7 @@ public final class TrainingRun {
             "beta1": "\(hyper.beta1)", "beta2": "\(hyper.beta2)", "ema_decay": "\(options.emaDecay)",
             "adam_generator_step": String(trainer.generatorOptimizer.step),
             "adam_critic_step": String(trainer.criticOptimizer.step),
-            "precision": trainer.generator.backend.precision.rawValue,
+            "precision": backend.precision.rawValue,
         ])
         checkpoint.store(trainer.generator, prefix: "generator.")
         checkpoint.store(emaGenerator, prefix: "generator_ema.")
@@ -274,7 +276,7 @@ public final class TrainingRun {
                            ("lambda", "\(hyper.lambda)"), ("n_critic", String(hyper.criticIterations)),
                            ("batch_size", String(hyper.batchSize)), ("ema_decay", "\(options.emaDecay)"),
                            ("flip", String(options.flip)),
-                           ("precision", trainer.generator.backend.precision.rawValue)] where checkpoint.metadata[key] != now {
+                           ("precision", backend.precision.rawValue)] where checkpoint.metadata[key] != now {
             report("resume: \(key) changes from \(checkpoint.metadata[key] ?? "unset") to \(now)")
         }
         report("resuming \(path) at step \(step)")
@@ -293,7 +295,6 @@ public final class TrainingRun {
             let backend: String
             let precision: String
         }
-        let backend = trainer.generator.backend
         let data = try encoder.encode(Stored(options: options, model: configuration, dataFingerprint: dataset.fingerprint,
                                              backend: backend.name, precision: backend.precision.rawValue))
         try AtomicFile.write(data, to: (options.out as NSString).appendingPathComponent("config.json"))
