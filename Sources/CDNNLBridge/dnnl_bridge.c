@@ -51,6 +51,19 @@ struct fw_dnnl_operation {
         }                                                                               \
     } while (0)
 
+_Static_assert(FW_DNNL_SUCCESS == dnnl_success && FW_DNNL_OUT_OF_MEMORY == dnnl_out_of_memory,
+               "the bridge header mirrors dnnl_status_t");
+
+/// CHECK that also keeps the status, for the functions that return it.
+#define CHECK_STATUS(call)                                                              \
+    do {                                                                                \
+        status = (call);                                                                \
+        if (status != dnnl_success) {                                                   \
+            if (error) snprintf(error, error_size, "%s: %s", #call, dnnl_status2str(status)); \
+            goto fail;                                                                  \
+        }                                                                               \
+    } while (0)
+
 static void *buffer_get(struct fw_dnnl_buffer *buffer, size_t size) {
     if (size == 0) size = 64;
     if (buffer->size >= size) return buffer->data;
@@ -338,12 +351,13 @@ fail:
 
 int fw_dnnl_execute(fw_dnnl_context *context, fw_dnnl_operation *operation,
                     const float *first, const float *second, float *result, char *error, size_t error_size) {
+    dnnl_status_t status = dnnl_success;
     void *pointers[PORTS] = {(void *)first, (void *)second, (void *)result};
     dnnl_exec_arg_t arguments[PORTS + 1];
     int count = 0;
     for (int index = 0; index < PORTS; index++) {
         struct fw_dnnl_port *port = &operation->ports[index];
-        CHECK(dnnl_memory_set_data_handle(port->user_memory, pointers[index]));
+        CHECK_STATUS(dnnl_memory_set_data_handle(port->user_memory, pointers[index]));
         dnnl_memory_t memory = port->user_memory;
         if (port->reordered) {
             void *buffer = buffer_get(&context->buffers[index], port->primitive_size);
@@ -351,11 +365,11 @@ int fw_dnnl_execute(fw_dnnl_context *context, fw_dnnl_operation *operation,
                 snprintf(error, error_size, "out of memory (%zu bytes)", port->primitive_size);
                 return dnnl_out_of_memory;
             }
-            CHECK(dnnl_memory_set_data_handle(port->primitive_memory, buffer));
+            CHECK_STATUS(dnnl_memory_set_data_handle(port->primitive_memory, buffer));
             memory = port->primitive_memory;
             if (index != RESULT) {
                 dnnl_exec_arg_t reorder_arguments[2] = {{DNNL_ARG_FROM, port->user_memory}, {DNNL_ARG_TO, memory}};
-                CHECK(dnnl_primitive_execute(port->reorder, context->stream, 2, reorder_arguments));
+                CHECK_STATUS(dnnl_primitive_execute(port->reorder, context->stream, 2, reorder_arguments));
             }
         }
         arguments[count++] = (dnnl_exec_arg_t){port->argument, memory};
@@ -366,18 +380,18 @@ int fw_dnnl_execute(fw_dnnl_context *context, fw_dnnl_operation *operation,
             snprintf(error, error_size, "out of memory (%zu bytes)", operation->scratchpad_size);
             return dnnl_out_of_memory;
         }
-        CHECK(dnnl_memory_set_data_handle(operation->scratchpad, buffer));
+        CHECK_STATUS(dnnl_memory_set_data_handle(operation->scratchpad, buffer));
         arguments[count++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, operation->scratchpad};
     }
-    CHECK(dnnl_primitive_execute(operation->primitive, context->stream, count, arguments));
+    CHECK_STATUS(dnnl_primitive_execute(operation->primitive, context->stream, count, arguments));
     struct fw_dnnl_port *output = &operation->ports[RESULT];
     if (output->reordered) {
         dnnl_exec_arg_t reorder_arguments[2] = {{DNNL_ARG_FROM, output->primitive_memory},
                                                 {DNNL_ARG_TO, output->user_memory}};
-        CHECK(dnnl_primitive_execute(output->reorder, context->stream, 2, reorder_arguments));
+        CHECK_STATUS(dnnl_primitive_execute(output->reorder, context->stream, 2, reorder_arguments));
     }
-    CHECK(dnnl_stream_wait(context->stream));
+    CHECK_STATUS(dnnl_stream_wait(context->stream));
     return 0;
 fail:
-    return -1;
+    return (int)status;
 }

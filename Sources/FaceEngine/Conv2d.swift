@@ -1,6 +1,7 @@
 /// A 2-D convolution (PyTorch `Conv2d`), weight [Cout, Cin, k, k], optional bias [Cout].
-/// x: [N, Cin, H, W] -> y: [N, Cout, Ho, Wo]. The heavy work goes through the `ComputeBackend`.
-public struct Conv2d {
+/// x: [N, Cin, H, W] -> y: [N, Cout, Ho, Wo]. The heavy work goes through the `ComputeBackend`; the
+/// dual backward of the penalty gradient is `AffineLayer`'s.
+public struct Conv2d: AffineLayer {
     public let geometry: ConvolutionGeometry
     public let weight: ParameterSlot
     public let bias: ParameterSlot?
@@ -17,8 +18,8 @@ public struct Conv2d {
     }
 
     public func forward(_ backend: ComputeBackend, _ store: ParameterStore, batch: Int,
-                        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        backend.convolutionForward(geometry, batch: batch, input: input, weight: store.value(weight), output: output)
+                        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws {
+        try backend.convolutionForward(geometry, batch: batch, input: input, weight: store.value(weight), output: output)
         if let bias {
             ChannelBias.add(store.value(bias), to: output, batch: batch,
                             channels: geometry.outputChannels, plane: geometry.outputPlane)
@@ -28,35 +29,29 @@ public struct Conv2d {
     /// Accumulates dW (and db when `includeBias`); writes dx when `inputGradient` is given.
     public func backward(_ backend: ComputeBackend, _ store: ParameterStore, batch: Int,
                          input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                         inputGradient: UnsafeMutablePointer<Float>?, includeBias: Bool = true) {
+                         inputGradient: UnsafeMutablePointer<Float>?, includeBias: Bool = true) throws {
         if batch == 0 { return }
-        backend.convolutionBackwardWeights(geometry, batch: batch, outputGradient: outputGradient, input: input,
-                                           weightGradient: store.gradient(weight))
+        try backend.convolutionBackwardWeights(geometry, batch: batch, outputGradient: outputGradient, input: input,
+                                               weightGradient: store.gradient(weight))
         if includeBias, let bias {
             ChannelBias.accumulateGradient(outputGradient, into: store.gradient(bias), batch: batch,
                                            channels: geometry.outputChannels, plane: geometry.outputPlane)
         }
         if let inputGradient {
-            backend.convolutionBackwardData(geometry, batch: batch, outputGradient: outputGradient,
-                                            weight: store.value(weight), inputGradient: inputGradient)
+            try self.inputGradient(backend, store, batch: batch, outputGradient: outputGradient, inputGradient: inputGradient)
         }
+    }
+
+    /// dx = W^T dY only, no parameter gradient (the critic's input gradient for the penalty).
+    public func inputGradient(_ backend: ComputeBackend, _ store: ParameterStore, batch: Int,
+                              outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>) throws {
+        try backend.convolutionBackwardData(geometry, batch: batch, outputGradient: outputGradient,
+                                            weight: store.value(weight), inputGradient: inputGradient)
     }
 
     /// y' = W * x' (no bias).
     public func linearizedForward(_ backend: ComputeBackend, _ store: ParameterStore, batch: Int,
-                                  tangent: UnsafePointer<Float>, tangentOutput: UnsafeMutablePointer<Float>) {
-        backend.convolutionForward(geometry, batch: batch, input: tangent, weight: store.value(weight), output: tangentOutput)
-    }
-
-    /// dW += Y (x) patches(x) + Y' (x) patches(x'), db += sum Y, X = W^T Y, X' = W^T Y'.
-    public func dualBackward(_ backend: ComputeBackend, _ store: ParameterStore,
-                             primalBatch: Int, input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                             inputGradient: UnsafeMutablePointer<Float>?,
-                             tangentBatch: Int, tangent: UnsafePointer<Float>, tangentOutputGradient: UnsafePointer<Float>,
-                             tangentInputGradient: UnsafeMutablePointer<Float>?) {
-        backward(backend, store, batch: primalBatch, input: input, outputGradient: outputGradient,
-                 inputGradient: inputGradient)
-        backward(backend, store, batch: tangentBatch, input: tangent, outputGradient: tangentOutputGradient,
-                 inputGradient: tangentInputGradient, includeBias: false)
+                                  tangent: UnsafePointer<Float>, tangentOutput: UnsafeMutablePointer<Float>) throws {
+        try backend.convolutionForward(geometry, batch: batch, input: tangent, weight: store.value(weight), output: tangentOutput)
     }
 }

@@ -28,8 +28,8 @@ public struct ConvTranspose2d {
     }
 
     public func forward(_ backend: ComputeBackend, _ store: ParameterStore, batch: Int,
-                        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        backend.convolutionBackwardData(adjointGeometry, batch: batch, outputGradient: input,
+                        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws {
+        try backend.convolutionBackwardData(adjointGeometry, batch: batch, outputGradient: input,
                                         weight: store.value(weight), inputGradient: output)
         if let bias {
             ChannelBias.add(store.value(bias), to: output, batch: batch,
@@ -40,15 +40,15 @@ public struct ConvTranspose2d {
     /// Accumulates dW and db; writes dx when `inputGradient` is given.
     public func backward(_ backend: ComputeBackend, _ store: ParameterStore, batch: Int,
                          input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                         inputGradient: UnsafeMutablePointer<Float>?) {
-        backend.convolutionBackwardWeights(adjointGeometry, batch: batch, outputGradient: input, input: outputGradient,
-                                           weightGradient: store.gradient(weight))
+                         inputGradient: UnsafeMutablePointer<Float>?) throws {
+        try backend.convolutionBackwardWeights(adjointGeometry, batch: batch, outputGradient: input, input: outputGradient,
+                                               weightGradient: store.gradient(weight))
         if let bias {
             ChannelBias.accumulateGradient(outputGradient, into: store.gradient(bias), batch: batch,
                                            channels: adjointGeometry.inputChannels, plane: adjointGeometry.inputPlane)
         }
         if let inputGradient {
-            backend.convolutionForward(adjointGeometry, batch: batch, input: outputGradient,
+            try backend.convolutionForward(adjointGeometry, batch: batch, input: outputGradient,
                                        weight: store.value(weight), output: inputGradient)
         }
     }

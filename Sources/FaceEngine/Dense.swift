@@ -1,8 +1,9 @@
 /// A fully connected layer (PyTorch `Linear`): y[N, out] = x[N, in] * W^T + b, W: [out, in].
 ///
-/// Forward, backward, linearized forward and dual backward (DESIGN.md, "The exact penalty gradient")
-/// side by side. Backward passes accumulate (+=) into the parameter gradients.
-public struct Dense {
+/// Forward, backward, input gradient and linearized forward side by side; the dual backward (DESIGN.md,
+/// "The exact penalty gradient") is `AffineLayer`'s. Backward passes accumulate (+=) into the
+/// parameter gradients.
+public struct Dense: AffineLayer {
     public let inputs: Int
     public let outputs: Int
     public let weight: ParameterSlot
@@ -21,8 +22,8 @@ public struct Dense {
 
     /// x: [N, in] -> y: [N, out]
     public func forward(_ backend: ComputeBackend, _ store: ParameterStore, batch: Int,
-                        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        backend.denseForward(batch: batch, inputs: inputs, outputs: outputs, input: input,
+                        input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws {
+        try backend.denseForward(batch: batch, inputs: inputs, outputs: outputs, input: input,
                              weight: store.value(weight), output: output)
         if let bias { ChannelBias.add(store.value(bias), to: output, batch: batch, channels: outputs, plane: 1) }
     }
@@ -30,37 +31,29 @@ public struct Dense {
     /// Accumulates dW (and db when `includeBias`), and writes dx when `inputGradient` is given.
     public func backward(_ backend: ComputeBackend, _ store: ParameterStore, batch: Int,
                          input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                         inputGradient: UnsafeMutablePointer<Float>?, includeBias: Bool = true) {
+                         inputGradient: UnsafeMutablePointer<Float>?, includeBias: Bool = true) throws {
         if batch == 0 { return }
-        backend.denseBackwardWeights(batch: batch, inputs: inputs, outputs: outputs, outputGradient: outputGradient,
-                                     input: input, weightGradient: store.gradient(weight))
+        try backend.denseBackwardWeights(batch: batch, inputs: inputs, outputs: outputs, outputGradient: outputGradient,
+                                         input: input, weightGradient: store.gradient(weight))
         if includeBias, let bias {
             ChannelBias.accumulateGradient(outputGradient, into: store.gradient(bias), batch: batch, channels: outputs, plane: 1)
         }
         if let inputGradient {
-            backend.denseBackwardData(batch: batch, inputs: inputs, outputs: outputs, outputGradient: outputGradient,
-                                      weight: store.value(weight), inputGradient: inputGradient)
+            try self.inputGradient(backend, store, batch: batch, outputGradient: outputGradient, inputGradient: inputGradient)
         }
+    }
+
+    /// dx = dY * W only, no parameter gradient (the critic's input gradient for the penalty).
+    public func inputGradient(_ backend: ComputeBackend, _ store: ParameterStore, batch: Int,
+                              outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>) throws {
+        try backend.denseBackwardData(batch: batch, inputs: inputs, outputs: outputs, outputGradient: outputGradient,
+                                      weight: store.value(weight), inputGradient: inputGradient)
     }
 
     /// The Jacobian applied to a tangent: y' = W x' (the bias does not move with x).
     public func linearizedForward(_ backend: ComputeBackend, _ store: ParameterStore, batch: Int,
-                                  tangent: UnsafePointer<Float>, tangentOutput: UnsafeMutablePointer<Float>) {
-        backend.denseForward(batch: batch, inputs: inputs, outputs: outputs, input: tangent,
+                                  tangent: UnsafePointer<Float>, tangentOutput: UnsafeMutablePointer<Float>) throws {
+        try backend.denseForward(batch: batch, inputs: inputs, outputs: outputs, input: tangent,
                              weight: store.value(weight), output: tangentOutput)
-    }
-
-    /// Dual backward: the primal adjoint Y over `primalBatch` samples and the tangent adjoint Y' over
-    /// `tangentBatch` samples. dW += Y^T x + Y'^T x', db += sum Y, X = W^T Y, X' = W^T Y'
-    /// (the second derivative of an affine map is zero, so the streams do not mix).
-    public func dualBackward(_ backend: ComputeBackend, _ store: ParameterStore,
-                             primalBatch: Int, input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                             inputGradient: UnsafeMutablePointer<Float>?,
-                             tangentBatch: Int, tangent: UnsafePointer<Float>, tangentOutputGradient: UnsafePointer<Float>,
-                             tangentInputGradient: UnsafeMutablePointer<Float>?) {
-        backward(backend, store, batch: primalBatch, input: input, outputGradient: outputGradient,
-                 inputGradient: inputGradient)
-        backward(backend, store, batch: tangentBatch, input: tangent, outputGradient: tangentOutputGradient,
-                 inputGradient: tangentInputGradient, includeBias: false)
     }
 }

@@ -13,19 +13,45 @@ public struct LayerNorm {
 
     public var itemSize: Int { channels * plane }
 
-    /// Primal cache over the whole batch: h and r per sample.
+    /// Storage for what forward keeps, reused from call to call.
     public struct Cache {
-        public var normalized = ReusableTensor()
-        public var inverseDeviation = ReusableTensor()
+        var normalized = ReusableTensor()
+        var inverseDeviation = ReusableTensor()
         public init() {}
     }
 
-    /// Tangent cache over the tangent batch: x'c = x' - mean x', h', and m = mean(h*x') per sample.
+    /// What a forward pass keeps for the later passes, per sample of its batch: h [N, C*H*W] and r [N].
+    public struct Statistics {
+        public let batch: Int
+        let normalized: Tensor
+        let inverseDeviation: Tensor
+        let firstSample: Int
+
+        /// Samples `range` of this batch, as a batch of their own.
+        public func samples(_ range: Range<Int>) -> Statistics {
+            precondition(range.lowerBound >= 0 && range.upperBound <= batch, "samples \(range) of a batch of \(batch)")
+            return Statistics(batch: range.count, normalized: normalized, inverseDeviation: inverseDeviation,
+                              firstSample: firstSample + range.lowerBound)
+        }
+
+        func h(itemSize: Int) -> UnsafeMutablePointer<Float> { normalized.pointer + firstSample * itemSize }
+        var r: UnsafeMutablePointer<Float> { inverseDeviation.pointer + firstSample }
+    }
+
+    /// Storage for what the linearized forward keeps, reused from call to call.
     public struct TangentCache {
-        public var centeredTangent = ReusableTensor()
-        public var normalizedTangent = ReusableTensor()
-        public var projection = ReusableTensor()
+        var centeredTangent = ReusableTensor()
+        var normalizedTangent = ReusableTensor()
+        var projection = ReusableTensor()
         public init() {}
+    }
+
+    /// What a linearized forward keeps, per sample of its batch: x'c = x' - mean x', h', and m = mean(h*x').
+    public struct TangentStatistics {
+        public let batch: Int
+        let centeredTangent: Tensor
+        let normalizedTangent: Tensor
+        let projection: Tensor
     }
 
     public init(_ name: String, channels: Int, plane: Int, layout: inout ParameterLayout) {
@@ -40,9 +66,10 @@ public struct LayerNorm {
         Initialization.constant(store, offset, 0)
     }
 
-    /// x: [N, C, H, W] -> y (may alias x).
+    /// x: [N, C, H, W] -> y (may alias x). Returns what the later passes need, held in `cache`'s storage.
+    @discardableResult
     public func forward(_ store: ParameterStore, batch: Int, input: UnsafePointer<Float>,
-                        output: UnsafeMutablePointer<Float>, cache: inout Cache) {
+                        output: UnsafeMutablePointer<Float>, cache: inout Cache) -> Statistics {
         let normalized = cache.normalized.get([batch, itemSize])
         let inverse = cache.inverseDeviation.get([batch])
         let gamma = store.value(scale), beta = store.value(offset)
@@ -69,6 +96,7 @@ public struct LayerNorm {
                 }
             }
         }
+        return Statistics(batch: batch, normalized: normalized, inverseDeviation: inverse, firstSample: 0)
     }
 
     /// Parameter gradients from one adjoint stream: dgamma_c += sum Y*h, dbeta_c += sum Y (when `offsetToo`).
@@ -109,12 +137,12 @@ public struct LayerNorm {
         }
     }
 
-    /// Ordinary backward: accumulates dgamma, dbeta; writes X when `inputGradient` is given.
-    public func backward(_ store: ParameterStore, batch: Int, sampleOffset: Int = 0, outputGradient: UnsafePointer<Float>,
-                         inputGradient: UnsafeMutablePointer<Float>?, cache: Cache, parameterGradients: Bool = true) {
-        let n = itemSize
-        let h = cache.normalized.current!.pointer + sampleOffset * n
-        let r = cache.inverseDeviation.current!.pointer + sampleOffset
+    /// Ordinary backward over the batch of `statistics`: accumulates dgamma, dbeta (when
+    /// `parameterGradients`); writes X when `inputGradient` is given.
+    public func backward(_ store: ParameterStore, outputGradient: UnsafePointer<Float>,
+                         inputGradient: UnsafeMutablePointer<Float>?, statistics: Statistics, parameterGradients: Bool = true) {
+        let n = itemSize, batch = statistics.batch
+        let h = statistics.h(itemSize: n), r = statistics.r
         if parameterGradients {
             accumulateParameterGradients(store, batch: batch, outputGradient: outputGradient, normalized: h, offsetToo: true)
         }
@@ -126,16 +154,17 @@ public struct LayerNorm {
         }
     }
 
-    /// Tangent pass at the primal samples starting at `sampleOffset`:
-    /// m = mean(h*x'), h' = r*(x'c - h*m), y' = gamma_c*h'.
-    public func linearizedForward(_ store: ParameterStore, batch: Int, sampleOffset: Int, tangent: UnsafePointer<Float>,
-                                  tangentOutput: UnsafeMutablePointer<Float>, cache: Cache, tangentCache: inout TangentCache) {
-        let n = itemSize, plane = plane, channels = channels
-        let h = cache.normalized.current!.pointer + sampleOffset * n
-        let r = cache.inverseDeviation.current!.pointer + sampleOffset
-        let centered = tangentCache.centeredTangent.get([batch, n]).pointer
-        let hPrime = tangentCache.normalizedTangent.get([batch, n]).pointer
-        let projection = tangentCache.projection.get([batch]).pointer
+    /// Tangent pass at the primal points of `statistics`, one tangent per sample of its batch:
+    /// m = mean(h*x'), h' = r*(x'c - h*m), y' = gamma_c*h'. Returns what the dual backward needs.
+    @discardableResult
+    public func linearizedForward(_ store: ParameterStore, tangent: UnsafePointer<Float>, tangentOutput: UnsafeMutablePointer<Float>,
+                                  statistics: Statistics, tangentCache: inout TangentCache) -> TangentStatistics {
+        let n = itemSize, plane = plane, channels = channels, batch = statistics.batch
+        let h = statistics.h(itemSize: n), r = statistics.r
+        let centeredTensor = tangentCache.centeredTangent.get([batch, n])
+        let hPrimeTensor = tangentCache.normalizedTangent.get([batch, n])
+        let projectionTensor = tangentCache.projection.get([batch])
+        let centered = centeredTensor.pointer, hPrime = hPrimeTensor.pointer, projection = projectionTensor.pointer
         let gamma = store.value(scale)
         Parallel.forEach(batch) { sample in
             let xp = tangent + sample * n, hRow = h + sample * n
@@ -154,40 +183,36 @@ public struct LayerNorm {
                 }
             }
         }
+        return TangentStatistics(batch: batch, centeredTangent: centeredTensor, normalizedTangent: hPrimeTensor,
+                                 projection: projectionTensor)
     }
 
-    /// Dual backward over a batch whose last `tangentBatch` samples (from `tangentOffset`) carry tangents.
-    /// Y is live for the first `livePrimalBatch` samples and zero beyond. Writes X for every sample of the
-    /// batch (the second-order term makes the tangent samples' X nonzero even where their Y is zero) and
-    /// X' for the tangent samples; accumulates dgamma = sum(Y*h + Y'*h'), dbeta = sum Y.
-    public func dualBackward(_ store: ParameterStore, batch: Int, livePrimalBatch: Int, tangentOffset: Int,
-                             tangentBatch: Int, outputGradient: UnsafeMutablePointer<Float>,
+    /// Dual backward over a batch in which every sample carries a primal adjoint Y (zero where the
+    /// loss does not see the sample's output) and a tangent adjoint Y'. Writes X (first-order term plus
+    /// the second-order term of how the Jacobian moves with x) and, when asked, X'; accumulates
+    /// dgamma = sum(Y*h + Y'*h'), dbeta = sum Y.
+    public func dualBackward(_ store: ParameterStore, outputGradient: UnsafePointer<Float>,
                              tangentOutputGradient: UnsafePointer<Float>,
                              inputGradient: UnsafeMutablePointer<Float>?, tangentInputGradient: UnsafeMutablePointer<Float>?,
-                             cache: Cache, tangentCache: TangentCache) {
-        let n = itemSize, plane = plane, channels = channels
-        let h = cache.normalized.current!.pointer, r = cache.inverseDeviation.current!.pointer
-        let hasTangents = tangentBatch > 0
-        let centered = hasTangents ? tangentCache.centeredTangent.current!.pointer : h
-        let hPrime = hasTangents ? tangentCache.normalizedTangent.current!.pointer : h
-        let projection = hasTangents ? tangentCache.projection.current!.pointer : r
+                             statistics: Statistics, tangentStatistics: TangentStatistics) {
+        precondition(statistics.batch == tangentStatistics.batch,
+                     "dual backward: \(statistics.batch) primal samples but \(tangentStatistics.batch) tangents")
+        let n = itemSize, plane = plane, channels = channels, batch = statistics.batch
+        let h = statistics.h(itemSize: n), r = statistics.r
+        let centered = tangentStatistics.centeredTangent.pointer
+        let hPrime = tangentStatistics.normalizedTangent.pointer
+        let projection = tangentStatistics.projection.pointer
         let gamma = store.value(scale)
-        // Y is zero beyond the live samples: make it so in memory, so every loop below can read it.
-        if livePrimalBatch < batch {
-            (outputGradient + livePrimalBatch * n).update(repeating: 0, count: (batch - livePrimalBatch) * n)
-        }
-        accumulateParameterGradients(store, batch: livePrimalBatch, outputGradient: outputGradient, normalized: h, offsetToo: true)
-        accumulateParameterGradients(store, batch: tangentBatch, outputGradient: tangentOutputGradient,
+        accumulateParameterGradients(store, batch: batch, outputGradient: outputGradient, normalized: h, offsetToo: true)
+        accumulateParameterGradients(store, batch: batch, outputGradient: tangentOutputGradient,
                                      normalized: hPrime, offsetToo: false)
         guard let inputGradient else { return }
         Parallel.forEach(batch) { sample in
             let y = outputGradient + sample * n, hRow = h + sample * n, rSample = r[sample]
             let x = inputGradient + sample * n
             firstOrderInputGradient(gamma: gamma, y: y, h: hRow, r: rSample, x: x)
-            let tangentIndex = sample - tangentOffset
-            guard tangentIndex >= 0 && tangentIndex < tangentBatch else { return }
-            let yp = tangentOutputGradient + tangentIndex * n, xc = centered + tangentIndex * n
-            let m = projection[tangentIndex]
+            let yp = tangentOutputGradient + sample * n, xc = centered + sample * n
+            let m = projection[sample]
             // a = gamma_c*Y'; A1 = sum(a*x'c), A2 = sum(a*h)
             var sumA: Float = 0, a1: Float = 0, a2: Float = 0
             for c in 0..<channels {
@@ -209,7 +234,7 @@ public struct LayerNorm {
                 }
             }
             if let tangentInputGradient {
-                let xp = tangentInputGradient + tangentIndex * n
+                let xp = tangentInputGradient + sample * n
                 let meanAH = a2 / Float(n)
                 for c in 0..<channels {
                     let g = gamma[c]

@@ -36,6 +36,19 @@ public final class OneDNNBackend: ComputeBackend {
         var batch: Int
         var n = 0
         var k = 0
+
+        /// "backward-data convolution 64x32x32 -> 128x16x16, batch 192" for messages.
+        var summary: String {
+            guard let g = geometry else { return "matmul \(batch)x\(k) * \(k)x\(n)" }
+            let name: String
+            switch kind {
+            case .forward: name = "forward"
+            case .backwardData: name = "backward-data"
+            default: name = "backward-weights"
+            }
+            return "\(name) convolution \(g.inputChannels)x\(g.inputHeight)x\(g.inputWidth) -> "
+                + "\(g.outputChannels)x\(g.outputHeight)x\(g.outputWidth), batch \(batch)"
+        }
     }
 
     public init(precision: ComputePrecision = .fp32) throws {
@@ -66,28 +79,31 @@ public final class OneDNNBackend: ComputeBackend {
         Array(Set(operations.values.map { String(cString: fw_dnnl_operation_implementation($0)) })).sorted()
     }
 
-    private func operation(_ key: OperationKey, create: (UnsafeMutablePointer<CChar>, Int) -> OpaquePointer?) -> OpaquePointer {
+    private func operation(_ key: OperationKey, create: (UnsafeMutablePointer<CChar>, Int) -> OpaquePointer?) throws -> OpaquePointer {
         if let existing = operations[key] { return existing }
         var error = [CChar](repeating: 0, count: 512)
         guard let created = error.withUnsafeMutableBufferPointer({ create($0.baseAddress!, $0.count) }) else {
-            fatalError("oneDNN could not create a primitive for \(key): \(String(cString: error))")
+            throw BackendError("oneDNN could not create the \(key.summary): \(String(cString: error))")
         }
         operations[key] = created
         return created
     }
 
     private func execute(_ operation: OpaquePointer, _ first: UnsafePointer<Float>, _ second: UnsafePointer<Float>,
-                         _ result: UnsafeMutablePointer<Float>) {
+                         _ result: UnsafeMutablePointer<Float>) throws {
         fw_dnnl_set_threads(Int32(Parallel.threadCount))
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 512) { error in
+        try withUnsafeTemporaryAllocation(of: CChar.self, capacity: 512) { error in
             error[0] = 0
-            if fw_dnnl_execute(context, operation, first, second, result, error.baseAddress, error.count) != 0 {
-                fatalError("oneDNN failed: \(String(cString: error.baseAddress!))")
+            let status = fw_dnnl_execute(context, operation, first, second, result, error.baseAddress, error.count)
+            if status != Int32(FW_DNNL_SUCCESS) {
+                let reason = String(cString: error.baseAddress!)
+                let advice = status == Int32(FW_DNNL_OUT_OF_MEMORY) ? " (out of memory: try a smaller --batch)" : ""
+                throw BackendError("oneDNN failed: \(reason)\(advice)")
             }
         }
     }
 
-    private func convolution(_ kind: OperationKind, _ geometry: ConvolutionGeometry, batch: Int) -> OpaquePointer {
+    private func convolution(_ kind: OperationKind, _ geometry: ConvolutionGeometry, batch: Int) throws -> OpaquePointer {
         let bridgeKind: fw_dnnl_convolution_kind
         switch kind {
         case .forward: bridgeKind = FW_DNNL_CONV_FORWARD
@@ -95,7 +111,7 @@ public final class OneDNNBackend: ComputeBackend {
         default: bridgeKind = FW_DNNL_CONV_BACKWARD_WEIGHTS
         }
         let bf16: Int32 = precision == .bf16 ? 1 : 0
-        return operation(OperationKey(kind: kind, geometry: geometry, batch: batch)) { error, size in
+        return try operation(OperationKey(kind: kind, geometry: geometry, batch: batch)) { error, size in
             let g = geometry
             return fw_dnnl_convolution_create(context, bridgeKind, bf16, Int64(batch), Int64(g.inputChannels),
                                               Int64(g.inputHeight), Int64(g.inputWidth), Int64(g.outputChannels),
@@ -106,7 +122,7 @@ public final class OneDNNBackend: ComputeBackend {
 
     public func matmul(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) throws {
         if m == 0 || n == 0 { return }
         if k == 0 {
             // C = beta * C; with beta = 0, C is not read (it may hold NaN), as in cblas_sgemm.
@@ -118,28 +134,28 @@ public final class OneDNNBackend: ComputeBackend {
         let kind = OperationKind.matmul(transposeA: transposeA, transposeB: transposeB, lda: lda, ldb: ldb, ldc: ldc,
                                         alpha: alpha, beta: beta)
         let bf16: Int32 = precision == .bf16 ? 1 : 0
-        let operation = operation(OperationKey(kind: kind, geometry: nil, batch: m, n: n, k: k)) { error, size in
+        let operation = try operation(OperationKey(kind: kind, geometry: nil, batch: m, n: n, k: k)) { error, size in
             fw_dnnl_matmul_create(context, bf16, transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(m), Int64(n), Int64(k),
                                   Int64(lda), Int64(ldb), Int64(ldc), alpha, beta, error, size)
         }
-        execute(operation, a, b, c)
+        try execute(operation, a, b, c)
     }
 
     public func convolutionForward(_ geometry: ConvolutionGeometry, batch: Int, input: UnsafePointer<Float>,
-                                   weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+                                   weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws {
         if batch == 0 { return }
-        execute(convolution(.forward, geometry, batch: batch), input, weight, output)
+        try execute(convolution(.forward, geometry, batch: batch), input, weight, output)
     }
 
     public func convolutionBackwardData(_ geometry: ConvolutionGeometry, batch: Int, outputGradient: UnsafePointer<Float>,
-                                        weight: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>) {
+                                        weight: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>) throws {
         if batch == 0 { return }
-        execute(convolution(.backwardData, geometry, batch: batch), outputGradient, weight, inputGradient)
+        try execute(convolution(.backwardData, geometry, batch: batch), outputGradient, weight, inputGradient)
     }
 
     public func convolutionBackwardWeights(_ geometry: ConvolutionGeometry, batch: Int, outputGradient: UnsafePointer<Float>,
-                                           input: UnsafePointer<Float>, weightGradient: UnsafeMutablePointer<Float>) {
+                                           input: UnsafePointer<Float>, weightGradient: UnsafeMutablePointer<Float>) throws {
         if batch == 0 { return }
-        execute(convolution(.backwardWeights, geometry, batch: batch), outputGradient, input, weightGradient)
+        try execute(convolution(.backwardWeights, geometry, batch: batch), outputGradient, input, weightGradient)
     }
 }

@@ -50,11 +50,11 @@ struct Bench: ParsableCommand {
         default: throw ValidationError("unknown backend '\(backend)' (use blas or onednn)")
         }
         // One configuration per process, so that peak_rss_mib is this configuration's own.
-        print(measure(ModelConfiguration(imageSize: size, width: width, latentDimension: 128, criticNorm: norm),
+        print(try measure(ModelConfiguration(imageSize: size, width: width, latentDimension: 128, criticNorm: norm),
                       engine: engine, precision: precisionValue))
     }
 
-    func measure(_ model: ModelConfiguration, engine: ComputeBackend, precision: ComputePrecision) -> String {
+    func measure(_ model: ModelConfiguration, engine: ComputeBackend, precision: ComputePrecision) throws -> String {
         var hyper = TrainingHyperparameters()
         hyper.batchSize = batch
         let trainer = WGANGPTrainer(configuration: model, hyperparameters: hyper, backend: engine, seed: 1)
@@ -69,11 +69,11 @@ struct Bench: ParsableCommand {
             let iterationStart = Date()
             for step in 0..<hyper.criticIterations {
                 let start = Date()
-                trainer.criticStep(real: pool[(iteration * hyper.criticIterations + step) % pool.count].pointer)
+                try trainer.criticStep(real: pool[(iteration * hyper.criticIterations + step) % pool.count].pointer)
                 if iteration > 0 { criticTimes.append(Date().timeIntervalSince(start)) }
             }
             let start = Date()
-            trainer.generatorStep()
+            try trainer.generatorStep()
             if iteration > 0 {
                 generatorTimes.append(Date().timeIntervalSince(start))
                 iterationTimes.append(Date().timeIntervalSince(iterationStart))

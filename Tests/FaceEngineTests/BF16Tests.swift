@@ -76,7 +76,7 @@ final class BF16Tests: XCTestCase {
             // Results start as NaN where the backend must overwrite them.
             func forward(_ backend: ComputeBackend) -> [Float] {
                 var output = [Float](repeating: .nan, count: batch * g.outputItemSize)
-                backend.convolutionForward(g, batch: batch, input: input, weight: weight, output: &output)
+                try! backend.convolutionForward(g, batch: batch, input: input, weight: weight, output: &output)
                 return output
             }
             check(forward(bf16), fp32: forward(fp32),
@@ -87,7 +87,7 @@ final class BF16Tests: XCTestCase {
 
             func backwardData(_ backend: ComputeBackend) -> [Float] {
                 var inputGradient = [Float](repeating: .nan, count: input.count)
-                backend.convolutionBackwardData(g, batch: batch, outputGradient: outputGradient, weight: weight,
+                try! backend.convolutionBackwardData(g, batch: batch, outputGradient: outputGradient, weight: weight,
                                                 inputGradient: &inputGradient)
                 return inputGradient
             }
@@ -101,7 +101,7 @@ final class BF16Tests: XCTestCase {
 
             func backwardWeights(_ backend: ComputeBackend) -> [Float] {
                 var weightGradient = initialWeightGradient
-                backend.convolutionBackwardWeights(g, batch: batch, outputGradient: outputGradient, input: input,
+                try! backend.convolutionBackwardWeights(g, batch: batch, outputGradient: outputGradient, input: input,
                                                    weightGradient: &weightGradient)
                 return weightGradient
             }
@@ -146,7 +146,7 @@ final class BF16Tests: XCTestCase {
 
             func forward(_ backend: ComputeBackend) -> [Float] {
                 var output = [Float](repeating: .nan, count: batch * outputs)
-                backend.denseForward(batch: batch, inputs: inputs, outputs: outputs, input: input, weight: weight,
+                try! backend.denseForward(batch: batch, inputs: inputs, outputs: outputs, input: input, weight: weight,
                                      output: &output)
                 return output
             }
@@ -155,7 +155,7 @@ final class BF16Tests: XCTestCase {
 
             func backwardData(_ backend: ComputeBackend) -> [Float] {
                 var inputGradient = [Float](repeating: .nan, count: input.count)
-                backend.denseBackwardData(batch: batch, inputs: inputs, outputs: outputs, outputGradient: outputGradient,
+                try! backend.denseBackwardData(batch: batch, inputs: inputs, outputs: outputs, outputGradient: outputGradient,
                                           weight: weight, inputGradient: &inputGradient)
                 return inputGradient
             }
@@ -165,7 +165,7 @@ final class BF16Tests: XCTestCase {
 
             func backwardWeights(_ backend: ComputeBackend) -> [Float] {
                 var weightGradient = initialWeightGradient
-                backend.denseBackwardWeights(batch: batch, inputs: inputs, outputs: outputs, outputGradient: outputGradient,
+                try! backend.denseBackwardWeights(batch: batch, inputs: inputs, outputs: outputs, outputGradient: outputGradient,
                                              input: input, weightGradient: &weightGradient)
                 return weightGradient
             }

@@ -35,7 +35,7 @@ final class ConvolutionTests: XCTestCase {
                     conv.initialize(store, random: &random)
                     let input = Tensor.random([batch, geometry.inputItemSize], random: &random)
                     let output = Tensor(shape: [batch, geometry.outputItemSize])
-                    conv.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
+                    try! conv.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
                     let expected = referenceConvolution(geometry, batch: batch, input: input.array,
                                                         weight: store.array(conv.weight))
                     let bias = store.array(conv.bias!)
@@ -87,9 +87,9 @@ final class ConvolutionTests: XCTestCase {
                 let output = Tensor(shape: [batch, geometry.outputItemSize])
                 checkGradients(store, slots: [conv.weight, conv.bias!], input: input, output: output,
                                label: "\(backend.name) geometry \(index)", random: &random,
-                               forward: { conv.forward(backend, store, batch: batch, input: input.pointer,
+                               forward: { try! conv.forward(backend, store, batch: batch, input: input.pointer,
                                                        output: output.pointer) },
-                               backward: { conv.backward(backend, store, batch: batch, input: input.pointer, outputGradient: $0,
+                               backward: { try! conv.backward(backend, store, batch: batch, input: input.pointer, outputGradient: $0,
                                                          inputGradient: $1) })
             }
         }
@@ -112,7 +112,7 @@ final class ConvolutionTests: XCTestCase {
                                                      geometry.kernelSize, geometry.kernelSize])
                 let input = Tensor.random([batch, transposed.inputItemSize], random: &random)
                 let output = Tensor(shape: [batch, transposed.outputItemSize])
-                transposed.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
+                try! transposed.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
                 // <convT(x), y> = <x, conv(y)> + <bias, sum y>: the defining property of the transpose.
                 let probe = Tensor.random(output.shape, random: &random)
                 let convolved = referenceConvolution(geometry, batch: batch, input: probe.array,
@@ -128,9 +128,9 @@ final class ConvolutionTests: XCTestCase {
 
                 checkGradients(store, slots: [transposed.weight, transposed.bias!], input: input, output: output,
                                label: "\(backend.name) geometry \(index)", random: &random,
-                               forward: { transposed.forward(backend, store, batch: batch, input: input.pointer,
+                               forward: { try! transposed.forward(backend, store, batch: batch, input: input.pointer,
                                                              output: output.pointer) },
-                               backward: { transposed.backward(backend, store, batch: batch, input: input.pointer,
+                               backward: { try! transposed.backward(backend, store, batch: batch, input: input.pointer,
                                                                outputGradient: $0, inputGradient: $1) })
             }
         }
@@ -147,8 +147,8 @@ final class ConvolutionTests: XCTestCase {
             let tangent = Tensor.random([2, geometry.inputItemSize], random: &random)
             let linearized = Tensor(shape: [2, geometry.outputItemSize])
             let forward = Tensor(shape: linearized.shape)
-            conv.linearizedForward(backend, store, batch: 2, tangent: tangent.pointer, tangentOutput: linearized.pointer)
-            conv.forward(backend, store, batch: 2, input: tangent.pointer, output: forward.pointer)
+            try! conv.linearizedForward(backend, store, batch: 2, tangent: tangent.pointer, tangentOutput: linearized.pointer)
+            try! conv.forward(backend, store, batch: 2, input: tangent.pointer, output: forward.pointer)
             let bias = store.array(conv.bias!)
             for position in 0..<linearized.count {
                 let channel = (position / geometry.outputPlane) % geometry.outputChannels

@@ -23,7 +23,7 @@ final class DenseTests: XCTestCase {
             let batch = 3
             let input = Tensor.random([batch, inputs], random: &random)
             let output = Tensor(shape: [batch, outputs])
-            dense.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
+            try! dense.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
             let weight = store.array(dense.weight), bias = store.array(dense.bias!)
             for n in 0..<batch {
                 for o in 0..<outputs {
@@ -45,13 +45,13 @@ final class DenseTests: XCTestCase {
             let output = Tensor(shape: [batch, outputs])
             let weights = GradientCheck.randomArray(output.count, random: &random)
             func loss() -> Double {
-                dense.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
+                try! dense.forward(backend, store, batch: batch, input: input.pointer, output: output.pointer)
                 return GradientCheck.weightedSum(output.pointer, weights)
             }
             let outputGradient = Tensor(shape: output.shape, values: weights)
             let inputGradient = Tensor(shape: input.shape)
             store.zeroGradients()
-            dense.backward(backend, store, batch: batch, input: input.pointer, outputGradient: outputGradient.pointer,
+            try! dense.backward(backend, store, batch: batch, input: input.pointer, outputGradient: outputGradient.pointer,
                            inputGradient: inputGradient.pointer)
             // The loss is linear in each argument, so the quotient is exact up to Float rounding of ~12
             // outputs of size O(1) (a few 1e-7) divided by 2h = 2e-2: about 1e-5.
@@ -73,8 +73,8 @@ final class DenseTests: XCTestCase {
             let batch = 2
             let tangent = Tensor.random([batch, inputs], random: &random)
             let linearized = Tensor(shape: [batch, outputs]), forward = Tensor(shape: [batch, outputs])
-            dense.linearizedForward(backend, store, batch: batch, tangent: tangent.pointer, tangentOutput: linearized.pointer)
-            dense.forward(backend, store, batch: batch, input: tangent.pointer, output: forward.pointer)
+            try! dense.linearizedForward(backend, store, batch: batch, tangent: tangent.pointer, tangentOutput: linearized.pointer)
+            try! dense.forward(backend, store, batch: batch, input: tangent.pointer, output: forward.pointer)
             let bias = store.array(dense.bias!)
             for position in 0..<linearized.count {
                 // Same SGEMM on the same operands; only the bias add and its subtraction round (~1e-7).
@@ -97,20 +97,21 @@ final class DenseTests: XCTestCase {
 
             let inputGradient = Tensor(shape: input.shape), tangentInputGradient = Tensor(shape: tangent.shape)
             store.zeroGradients()
-            dense.dualBackward(backend, store, primalBatch: primalBatch, input: input.pointer,
-                               outputGradient: outputGradient.pointer, inputGradient: inputGradient.pointer,
-                               tangentBatch: tangentBatch, tangent: tangent.pointer,
-                               tangentOutputGradient: tangentOutputGradient.pointer,
-                               tangentInputGradient: tangentInputGradient.pointer)
+            try! dense.dualBackward(
+                backend, store,
+                primal: AdjointStream(batch: primalBatch, input: input.pointer, outputGradient: outputGradient.pointer,
+                                      inputGradient: inputGradient.pointer),
+                tangent: AdjointStream(batch: tangentBatch, input: tangent.pointer,
+                                       outputGradient: tangentOutputGradient.pointer, inputGradient: tangentInputGradient.pointer))
             let dualWeight = store.gradientArray(dense.weight), dualBias = store.gradientArray(dense.bias!)
 
             let expectedInput = Tensor(shape: input.shape), expectedTangent = Tensor(shape: tangent.shape)
             store.zeroGradients()
-            dense.backward(backend, store, batch: primalBatch, input: input.pointer, outputGradient: outputGradient.pointer,
+            try! dense.backward(backend, store, batch: primalBatch, input: input.pointer, outputGradient: outputGradient.pointer,
                            inputGradient: expectedInput.pointer)
             let primalWeight = store.gradientArray(dense.weight), primalBias = store.gradientArray(dense.bias!)
             store.zeroGradients()
-            dense.backward(backend, store, batch: tangentBatch, input: tangent.pointer,
+            try! dense.backward(backend, store, batch: tangentBatch, input: tangent.pointer,
                            outputGradient: tangentOutputGradient.pointer, inputGradient: expectedTangent.pointer,
                            includeBias: false)
             let tangentWeight = store.gradientArray(dense.weight)

@@ -90,16 +90,16 @@ final class Im2ColTests: XCTestCase {
     func runBackend(_ backend: ComputeBackend, _ g: ConvolutionGeometry, batch: Int,
                     input: Tensor, weight: Tensor, outputGradient: Tensor) -> ConvolutionResults {
         let output = Tensor(shape: [batch, g.outputItemSize])
-        backend.convolutionForward(g, batch: batch, input: input.pointer, weight: weight.pointer, output: output.pointer)
+        try! backend.convolutionForward(g, batch: batch, input: input.pointer, weight: weight.pointer, output: output.pointer)
         let inputGradient = Tensor(shape: input.shape)
         inputGradient.fill(123)  // overwritten, not accumulated
-        backend.convolutionBackwardData(g, batch: batch, outputGradient: outputGradient.pointer, weight: weight.pointer,
+        try! backend.convolutionBackwardData(g, batch: batch, outputGradient: outputGradient.pointer, weight: weight.pointer,
                                         inputGradient: inputGradient.pointer)
         let weightGradient = Tensor(shape: weight.shape)
-        backend.convolutionBackwardWeights(g, batch: batch, outputGradient: outputGradient.pointer, input: input.pointer,
+        try! backend.convolutionBackwardWeights(g, batch: batch, outputGradient: outputGradient.pointer, input: input.pointer,
                                            weightGradient: weightGradient.pointer)
         let once = weightGradient.array
-        backend.convolutionBackwardWeights(g, batch: batch, outputGradient: outputGradient.pointer, input: input.pointer,
+        try! backend.convolutionBackwardWeights(g, batch: batch, outputGradient: outputGradient.pointer, input: input.pointer,
                                            weightGradient: weightGradient.pointer)
         return ConvolutionResults(output: output.array, inputGradient: inputGradient.array,
                                   weightGradientOnce: once, weightGradientTwice: weightGradient.array)

@@ -49,11 +49,11 @@ final class LayerNormTests: XCTestCase {
             norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &scratch)
             return GradientCheck.weightedSum(output.pointer, weights)
         }
-        norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
+        let statistics = norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
         let outputGradient = Tensor(shape: [output.count], values: weights)
         let inputGradient = Tensor(shape: input.shape)
         store.zeroGradients()
-        norm.backward(store, batch: batch, outputGradient: outputGradient.pointer, inputGradient: inputGradient.pointer, cache: cache)
+        norm.backward(store, outputGradient: outputGradient.pointer, inputGradient: inputGradient.pointer, statistics: statistics)
         GradientCheck.assertClose(GradientCheck.directional(values: input.pointer, count: input.count,
                                                             analytic: inputGradient.array, step: 1e-3, loss: loss),
                                   relative: 2e-3, absolute: 1e-4, "input")
@@ -71,10 +71,10 @@ final class LayerNormTests: XCTestCase {
         let tangent = Tensor.random([batch - 1, channels * plane], random: &random)
         var cache = LayerNorm.Cache(), tangentCache = LayerNorm.TangentCache()
         let output = Tensor(shape: input.shape)
-        norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
+        let statistics = norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
         let tangentOutput = Tensor(shape: tangent.shape)
-        norm.linearizedForward(store, batch: batch - 1, sampleOffset: 1, tangent: tangent.pointer,
-                               tangentOutput: tangentOutput.pointer, cache: cache, tangentCache: &tangentCache)
+        norm.linearizedForward(store, tangent: tangent.pointer, tangentOutput: tangentOutput.pointer,
+                               statistics: statistics.samples(1..<batch), tangentCache: &tangentCache)
         // Central difference of the forward along the tangent, sample by sample, in Double of Float evaluations.
         let step: Float = 1e-3
         func shifted(_ sign: Float) -> [Float] {
@@ -92,40 +92,39 @@ final class LayerNormTests: XCTestCase {
         }
     }
 
-    /// S = sum over live samples <Y0, y(x)> + sum over tangent samples <Y'0, y'(x; x')>.
-    /// The dual backward must give dS/dx, dS/dx', dS/dgamma and dS/dbeta: the x part includes the
-    /// second-order term (how the Jacobian moves with x), which only a correct formula gets right.
+    /// S = sum over samples <Y0, y(x)> + <Y'0, y'(x; x')>, with Y0 zero on the last sample (as on the
+    /// penalty's samples above the critic's first norm). The dual backward must give dS/dx, dS/dx',
+    /// dS/dgamma and dS/dbeta: the x part includes the second-order term (how the Jacobian moves with
+    /// x), which only a correct formula gets right.
     func testDualBackwardMatchesFiniteDifferences() {
         var random = RandomGenerator(seed: 14)
         let (norm, store) = makeLayer(random: &random)
         let n = channels * plane
-        let live = 2, tangentOffset = 1, tangentBatch = 2
+        let live = 2
         let input = Tensor.random([batch, n], random: &random)
-        let tangent = Tensor.random([tangentBatch, n], random: &random)
-        let primalSeed = GradientCheck.randomArray(live * n, random: &random)
-        let tangentSeed = GradientCheck.randomArray(tangentBatch * n, random: &random)
+        let tangent = Tensor.random([batch, n], random: &random)
+        let primalSeed = GradientCheck.randomArray(live * n, random: &random) + [Float](repeating: 0, count: (batch - live) * n)
+        let tangentSeed = GradientCheck.randomArray(batch * n, random: &random)
         func objective() -> Double {
             var cache = LayerNorm.Cache(), tangentCache = LayerNorm.TangentCache()
             let output = Tensor(shape: input.shape), tangentOutput = Tensor(shape: tangent.shape)
-            norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
-            norm.linearizedForward(store, batch: tangentBatch, sampleOffset: tangentOffset, tangent: tangent.pointer,
-                                   tangentOutput: tangentOutput.pointer, cache: cache, tangentCache: &tangentCache)
+            let statistics = norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
+            norm.linearizedForward(store, tangent: tangent.pointer, tangentOutput: tangentOutput.pointer,
+                                   statistics: statistics, tangentCache: &tangentCache)
             return GradientCheck.weightedSum(output.pointer, primalSeed) + GradientCheck.weightedSum(tangentOutput.pointer, tangentSeed)
         }
         var cache = LayerNorm.Cache(), tangentCache = LayerNorm.TangentCache()
         let output = Tensor(shape: input.shape), tangentOutput = Tensor(shape: tangent.shape)
-        norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
-        norm.linearizedForward(store, batch: tangentBatch, sampleOffset: tangentOffset, tangent: tangent.pointer,
-                               tangentOutput: tangentOutput.pointer, cache: cache, tangentCache: &tangentCache)
-        let outputGradient = Tensor(shape: [batch * n])
-        outputGradient.pointer.update(from: primalSeed, count: primalSeed.count)
-        let tangentOutputGradient = Tensor(shape: [tangentBatch * n], values: tangentSeed)
+        let statistics = norm.forward(store, batch: batch, input: input.pointer, output: output.pointer, cache: &cache)
+        let tangentStatistics = norm.linearizedForward(store, tangent: tangent.pointer, tangentOutput: tangentOutput.pointer,
+                                                       statistics: statistics, tangentCache: &tangentCache)
+        let outputGradient = Tensor(shape: [batch * n], values: primalSeed)
+        let tangentOutputGradient = Tensor(shape: [batch * n], values: tangentSeed)
         let inputGradient = Tensor(shape: input.shape), tangentInputGradient = Tensor(shape: tangent.shape)
         store.zeroGradients()
-        norm.dualBackward(store, batch: batch, livePrimalBatch: live, tangentOffset: tangentOffset, tangentBatch: tangentBatch,
-                          outputGradient: outputGradient.pointer, tangentOutputGradient: tangentOutputGradient.pointer,
+        norm.dualBackward(store, outputGradient: outputGradient.pointer, tangentOutputGradient: tangentOutputGradient.pointer,
                           inputGradient: inputGradient.pointer, tangentInputGradient: tangentInputGradient.pointer,
-                          cache: cache, tangentCache: tangentCache)
+                          statistics: statistics, tangentStatistics: tangentStatistics)
         GradientCheck.assertClose(GradientCheck.directional(values: input.pointer, count: input.count,
                                                             analytic: inputGradient.array, step: 1e-3, loss: objective),
                                   relative: 3e-3, absolute: 2e-4, "primal input")

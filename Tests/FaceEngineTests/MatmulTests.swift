@@ -57,7 +57,7 @@ struct MatmulCase: CustomStringConvertible {
     func run(_ backend: ComputeBackend) -> [Float] {
         var result = c
         result.withUnsafeMutableBufferPointer { result in
-            backend.matmul(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+            try! backend.matmul(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                            b: b, ldb: ldb, beta: beta, c: result.baseAddress!, ldc: ldc)
         }
         return result

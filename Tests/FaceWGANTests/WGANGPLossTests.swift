@@ -40,7 +40,7 @@ final class WGANGPLossTests: XCTestCase {
         let real = Tensor(shape: [batch, 3, 32, 32])
         random.fillUniform(real.buffer, low: -1, high: 1)
         let z = Tensor.random([batch, 8], random: &random)
-        let fake = generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false)).clone()
+        let fake = try! generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false)).clone()
         let t = Tensor(shape: [batch])
         random.fillUniform(t.buffer)
         let fixture = Fixture(loss: WGANGPLoss(generator: generator, critic: critic, lambda: 10), real: real, fake: fake, t: t, z: z)
@@ -78,7 +78,7 @@ final class WGANGPLossTests: XCTestCase {
     }
 
     func criticTerms(_ fixture: Fixture) -> CriticLossTerms {
-        fixture.loss.criticLossAndGradients(real: fixture.real.pointer, fake: fixture.fake.pointer,
+        try! fixture.loss.criticLossAndGradients(real: fixture.real.pointer, fake: fixture.fake.pointer,
                                             interpolation: fixture.t.pointer, batch: batch)
     }
 
@@ -110,11 +110,11 @@ final class WGANGPLossTests: XCTestCase {
         let item = critic.configuration.imageItemSize
         input.pointer.update(from: fixture.real.pointer, count: batch * item)
         (input.pointer + batch * item).update(from: fixture.fake.pointer, count: batch * item)
-        critic.forward(batch: 2 * batch)
+        let pass = try! critic.forward(batch: 2 * batch)
         let seeds = Tensor(shape: [2 * batch], values: [Float](repeating: -1 / Float(batch), count: batch)
             + [Float](repeating: 1 / Float(batch), count: batch))
         critic.parameters.zeroGradients()
-        critic.dualBackward(livePrimalBatch: 2 * batch, primalSeed: seeds.pointer, tangentOffset: 2 * batch, tangentCount: 0)
+        try! critic.dualBackward(pass, primalSeed: seeds.pointer, seededSamples: 2 * batch)
         for index in 0..<total.count { total[index] -= critic.parameters.gradients[index] }
         return total
     }
@@ -165,9 +165,9 @@ final class WGANGPLossTests: XCTestCase {
                 let fixture = makeFixture(norm: norm, seed: 24, backend: backend)
                 let generator = fixture.loss.generator
                 func generatorLoss() -> Double {
-                    let fake = generator.forward(latents: fixture.z.pointer, count: batch,
+                    let fake = try! generator.forward(latents: fixture.z.pointer, count: batch,
                                                  mode: .training(updateRunningStatistics: false))
-                    return Double(fixture.loss.generatorLossAndGradients(fake: fake.pointer, batch: batch))
+                    return Double(try! fixture.loss.generatorLossAndGradients(fake: fake.pointer, batch: batch))
                 }
                 _ = generatorLoss()
                 let gradients = generator.parameters.gradients.clone()
@@ -191,7 +191,7 @@ final class WGANGPLossTests: XCTestCase {
             // Recompute W with separate forwards, and the penalty from finite-difference input gradients.
             func scores(_ images: UnsafePointer<Float>) -> [Float] {
                 critic.inputBuffer(batch: batch).pointer.update(from: images, count: batch * item)
-                return critic.forward(batch: batch).array
+                return try! critic.forward(batch: batch).scores.array
             }
             let realScores = scores(fixture.real.pointer), fakeScores = scores(fixture.fake.pointer)
             let wasserstein = (realScores.reduce(0, +) - fakeScores.reduce(0, +)) / Float(batch)
@@ -205,9 +205,9 @@ final class WGANGPLossTests: XCTestCase {
                 }
             }
             critic.inputBuffer(batch: batch).copy(from: interpolates)
-            critic.forward(batch: batch)
+            let pass = try! critic.forward(batch: batch)
             let ones = Tensor(shape: [batch], values: [Float](repeating: 1, count: batch))
-            let gradient = critic.inputGradient(sampleOffset: 0, count: batch, outputGradient: ones.pointer)
+            let gradient = try! critic.inputGradient(of: pass, samples: 0..<batch, seed: ones.pointer).values
             var penalty: Float = 0
             for sample in 0..<batch {
                 var squares: Float = 0

@@ -14,7 +14,7 @@ public func makeSamplingCheckpoint(imageSize: Int = 32, width: Int = 4, zDim: In
     for prefix in ["generator.", "generator_ema."] {
         let generator = Generator(configuration, backend: backend)
         generator.initialize(random: &random)
-        generator.recomputeBatchNormStatistics(latents: statistics, count: 256)
+        try! generator.recomputeBatchNormStatistics(latents: statistics, count: 256)  // BLAS kernels never throw
         checkpoint.store(generator, prefix: prefix)
     }
     let critic = Critic(configuration, backend: backend)

@@ -51,12 +51,12 @@ final class ProbeToolTests: XCTestCase {
 
             // Independent evaluation: G in training mode once, then the critic on each part separately.
             let item = critic.configuration.imageItemSize
-            let fake = inputs["z"]!.withUnsafeBufferPointer {
-                generator.forward(latents: $0.baseAddress!, count: batch, mode: .training(updateRunningStatistics: false)).array
+            let fake = try inputs["z"]!.withUnsafeBufferPointer {
+                try generator.forward(latents: $0.baseAddress!, count: batch, mode: .training(updateRunningStatistics: false)).array
             }
             func scores(_ images: [Float]) -> [Double] {
                 critic.inputBuffer(batch: batch).pointer.update(from: images, count: images.count)
-                return critic.forward(batch: batch).array.map(Double.init)
+                return try! critic.forward(batch: batch).scores.array.map(Double.init)
             }
             let real = inputs["real"]!, t = inputs["t"]!
             let meanReal = scores(real).reduce(0, +) / Double(batch)
@@ -66,9 +66,10 @@ final class ProbeToolTests: XCTestCase {
                 let weight = t[index / item]
                 interpolates[index] = weight * real[index] + (1 - weight) * fake[index]
             }
-            _ = scores(interpolates)
+            critic.inputBuffer(batch: batch).pointer.update(from: interpolates, count: interpolates.count)
+            let pass = try critic.forward(batch: batch)
             let ones = [Float](repeating: 1, count: batch)
-            let gradient = ones.withUnsafeBufferPointer { critic.inputGradient(sampleOffset: 0, count: batch, outputGradient: $0.baseAddress!) }
+            let gradient = try ones.withUnsafeBufferPointer { try critic.inputGradient(of: pass, samples: 0..<batch, seed: $0.baseAddress!) }.values
             var penalty = 0.0
             for sample in 0..<batch {
                 var squares = 0.0

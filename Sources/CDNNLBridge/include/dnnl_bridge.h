@@ -43,7 +43,10 @@ fw_dnnl_operation *fw_dnnl_matmul_create(fw_dnnl_context *context, int bf16, int
                                          int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
                                          float alpha, float beta, char *error, size_t error_size);
 
-/// Runs the operation; 0 on success, else a oneDNN status with `error` filled.
+/// The oneDNN statuses the Swift side tells apart (values of dnnl_status_t).
+enum { FW_DNNL_SUCCESS = 0, FW_DNNL_OUT_OF_MEMORY = 1 };
+
+/// Runs the operation; FW_DNNL_SUCCESS, else the oneDNN status (dnnl_status_t) with `error` filled.
 int fw_dnnl_execute(fw_dnnl_context *context, fw_dnnl_operation *operation,
                     const float *first, const float *second, float *result, char *error, size_t error_size);
 

@@ -88,40 +88,40 @@ public final class Generator {
     }
 
     /// Runs the layers before bn{index} and returns its input (preNormalization) [count, C, plane].
-    private func forwardToNormalization(_ index: Int, latents z: UnsafePointer<Float>, count: Int, mode: Mode) -> Tensor {
+    private func forwardToNormalization(_ index: Int, latents z: UnsafePointer<Float>, count: Int, mode: Mode) throws -> Tensor {
         let top = preNormalization.get([count * itemSize(normalization: 0)])
-        fc.forward(backend, parameters, batch: count, input: z, output: top.pointer)
+        try fc.forward(backend, parameters, batch: count, input: z, output: top.pointer)
         for stage in 0..<index {
             let activation = normalize(stage, mode: mode, count: count)
             let next = preNormalization.get([count * itemSize(normalization: stage + 1)])
-            upsamplings[stage].forward(backend, parameters, batch: count, input: activation.pointer, output: next.pointer)
+            try upsamplings[stage].forward(backend, parameters, batch: count, input: activation.pointer, output: next.pointer)
         }
         return preNormalization.current!
     }
 
     /// Images [count, 3, S, S] for latents z [count, Z]. The result is reused by the next call.
-    public func forward(latents z: UnsafePointer<Float>, count: Int, mode: Mode) -> Tensor {
+    public func forward(latents z: UnsafePointer<Float>, count: Int, mode: Mode) throws -> Tensor {
         batch = count
         let kept = latents.get([count, configuration.latentDimension])
         kept.pointer.update(from: z, count: kept.count)
-        _ = forwardToNormalization(norms.count - 1, latents: kept.pointer, count: count, mode: mode)
+        _ = try forwardToNormalization(norms.count - 1, latents: kept.pointer, count: count, mode: mode)
         let last = normalize(norms.count - 1, mode: mode, count: count)
         let result = images.get([count, 3, configuration.imageSize, configuration.imageSize])
-        output.forward(backend, parameters, batch: count, input: last.pointer, output: result.pointer)
+        try output.forward(backend, parameters, batch: count, input: last.pointer, output: result.pointer)
         Tanh.forward(result.pointer, count: result.count)
         return result
     }
 
     /// Accumulates into `parameters.gradients` the gradient given dL/dimages of the last training forward.
     /// `imageGradient` is overwritten.
-    public func backward(imageGradient: UnsafeMutablePointer<Float>) {
+    public func backward(imageGradient: UnsafeMutablePointer<Float>) throws {
         let count = batch
         let largest = max(norms.indices.map(itemSize(normalization:)).max()!, configuration.imageItemSize)
         var current = gradients.0.get([count * largest]).pointer
         var other = gradients.1.get([count * largest]).pointer
         Tanh.backward(output: images.current!.pointer, gradient: imageGradient, count: count * configuration.imageItemSize)
         let last = norms.count - 1
-        output.backward(backend, parameters, batch: count, input: activations[last].current!.pointer,
+        try output.backward(backend, parameters, batch: count, input: activations[last].current!.pointer,
                         outputGradient: imageGradient, inputGradient: current)
         for index in stride(from: last, through: 0, by: -1) {
             let activation = activations[index].current!
@@ -130,13 +130,13 @@ public final class Generator {
                                   cache: normCaches[index])
             swap(&current, &other)
             if index > 0 {
-                upsamplings[index - 1].backward(backend, parameters, batch: count,
+                try upsamplings[index - 1].backward(backend, parameters, batch: count,
                                                 input: activations[index - 1].current!.pointer,
                                                 outputGradient: current, inputGradient: other)
                 swap(&current, &other)
             }
         }
-        fc.backward(backend, parameters, batch: count, input: latents.current!.pointer, outputGradient: current,
+        try fc.backward(backend, parameters, batch: count, input: latents.current!.pointer, outputGradient: current,
                     inputGradient: nil)
     }
 
@@ -145,7 +145,7 @@ public final class Generator {
     /// later layer sees the earlier ones normalized by the full-set statistics), computed in chunks
     /// of `chunk` latents (a training batch's worth, so no buffer grows past training's). The stored
     /// variance is unbiased, as PyTorch's.
-    public func recomputeBatchNormStatistics(latents z: UnsafePointer<Float>, count: Int, chunk: Int = 64) {
+    public func recomputeBatchNormStatistics(latents z: UnsafePointer<Float>, count: Int, chunk: Int = 64) throws {
         let zDim = configuration.latentDimension
         for index in norms.indices {
             let channels = norms[index].channels, plane = norms[index].plane
@@ -154,7 +154,7 @@ public final class Generator {
             var first = 0
             while first < count {
                 let size = min(chunk, count - first)
-                let input = forwardToNormalization(index, latents: z + first * zDim, count: size, mode: .evaluation)
+                let input = try forwardToNormalization(index, latents: z + first * zDim, count: size, mode: .evaluation)
                 let pointer = input.pointer
                 sums.withUnsafeMutableBufferPointer { sumsBuffer in
                     squares.withUnsafeMutableBufferPointer { squaresBuffer in

@@ -47,9 +47,9 @@ public final class Sampler {
     }
 
     /// Decodes `count` latents [count, Z] (already truncated) into 8-bit RGB tiles [count, S, S, 3].
-    public func decode(latents: UnsafePointer<Float>, count: Int) -> [UInt8] {
+    public func decode(latents: UnsafePointer<Float>, count: Int) throws -> [UInt8] {
         let size = imageSize, tileBytes = 3 * size * size
-        let images = generator.forward(latents: latents, count: count, mode: .evaluation)
+        let images = try generator.forward(latents: latents, count: count, mode: .evaluation)
         let imagePointer = UnsafePointer(images.pointer)
         return [UInt8](unsafeUninitializedCapacity: count * tileBytes) { buffer, initialized in
             let base = buffer.baseAddress!
@@ -121,7 +121,7 @@ public final class Sampler {
                     }
                 }
             }
-            let tiles = batch.withUnsafeBufferPointer { decode(latents: $0.baseAddress!, count: filled) }
+            let tiles = try batch.withUnsafeBufferPointer { try decode(latents: $0.baseAddress!, count: filled) }
             switch destination {
             case .directory(let directory):
                 try Self.writePNGs(tiles, count: filled, size: size, directory: directory, firstIndex: done)

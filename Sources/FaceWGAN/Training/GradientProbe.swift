@@ -51,16 +51,16 @@ public enum GradientProbe {
         try critic.parameters.load(from: input.tensors, prefix: "critic.", path: path)
         let loss = WGANGPLoss(generator: generator, critic: critic, lambda: lambda)
 
-        let fake = z.values.withUnsafeBufferPointer {
-            generator.forward(latents: $0.baseAddress!, count: batch, mode: .training(updateRunningStatistics: false))
+        let fake = try z.values.withUnsafeBufferPointer {
+            try generator.forward(latents: $0.baseAddress!, count: batch, mode: .training(updateRunningStatistics: false))
         }
-        let terms = real.values.withUnsafeBufferPointer { realValues in
-            t.values.withUnsafeBufferPointer { tValues in
-                loss.criticLossAndGradients(real: realValues.baseAddress!, fake: fake.pointer,
+        let terms = try real.values.withUnsafeBufferPointer { realValues in
+            try t.values.withUnsafeBufferPointer { tValues in
+                try loss.criticLossAndGradients(real: realValues.baseAddress!, fake: fake.pointer,
                                             interpolation: tValues.baseAddress!, batch: batch)
             }
         }
-        let generatorLoss = loss.generatorLossAndGradients(fake: fake.pointer, batch: batch)
+        let generatorLoss = try loss.generatorLossAndGradients(fake: fake.pointer, batch: batch)
 
         var output = Safetensors(metadata: ["format": "facewgan-probe", "version": "1"])
         output.tensors["loss.critic"] = SafetensorsTensor(shape: [1], values: [Float(terms.loss)])

@@ -99,11 +99,11 @@ public final class TrainingRun {
                 return .interrupted(signal: signal)
             }
             for _ in 0..<criticIterations {
-                let terms = trainer.criticStep(real: loader.next().pointer)
+                let terms = try trainer.criticStep(real: loader.next().pointer)
                 try requireFinite(terms)
                 interval.add(terms)
             }
-            let generatorLoss = trainer.generatorStep()
+            let generatorLoss = try trainer.generatorStep()
             guard generatorLoss.isFinite else { throw nonFinite("the generator loss is \(generatorLoss.isNaN ? "NaN" : "infinite")") }
             try requireFiniteWeights()
             updateAverage()
@@ -120,7 +120,7 @@ public final class TrainingRun {
                                             elapsed: Date().timeIntervalSince(start)))
             let sampleNow = step % options.sampleEvery == 0 || step == options.steps
             let checkpointNow = step % options.checkpointEvery == 0 || step == options.steps
-            if sampleNow || checkpointNow { prepareSavedGenerators() }
+            if sampleNow || checkpointNow { try prepareSavedGenerators() }
             if sampleNow { try writeSampleGrid() }
             if checkpointNow { try writeCheckpoint(statisticsReady: true) }
         }
@@ -174,20 +174,20 @@ public final class TrainingRun {
 
     /// Both saved generators get BatchNorm statistics recomputed from their weights, over latents that
     /// depend only on the seed and the step (so a resumed run writes the same bytes).
-    private func prepareSavedGenerators() {
+    private func prepareSavedGenerators() throws {
         var random = RandomGenerator(seed: options.seed ^ 0xB47C_5EED ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15))
         let latents = Tensor(shape: [Self.preciseStatisticsLatents, configuration.latentDimension])
         random.fillNormal(latents.buffer)
-        trainer.generator.recomputeBatchNormStatistics(latents: latents.pointer, count: Self.preciseStatisticsLatents)
+        try trainer.generator.recomputeBatchNormStatistics(latents: latents.pointer, count: Self.preciseStatisticsLatents)
         emaGenerator.parameters.values.copy(from: emaParameters)
-        emaGenerator.recomputeBatchNormStatistics(latents: latents.pointer, count: Self.preciseStatisticsLatents)
+        try emaGenerator.recomputeBatchNormStatistics(latents: latents.pointer, count: Self.preciseStatisticsLatents)
     }
 
     private func writeSampleGrid() throws {
         var random = RandomGenerator(seed: options.seed ^ 0x6121_D5A3)
         let latents = Tensor(shape: [Self.gridLatents, configuration.latentDimension])
         random.fillNormal(latents.buffer)
-        let images = emaGenerator.forward(latents: latents.pointer, count: Self.gridLatents, mode: .evaluation)
+        let images = try emaGenerator.forward(latents: latents.pointer, count: Self.gridLatents, mode: .evaluation)
         let size = configuration.imageSize
         let sheet = ContactSheet(tileSize: size, columns: 8, padding: 2, background: BackgroundColor(red: 0, green: 0, blue: 0))
         for index in 0..<Self.gridLatents {
@@ -203,7 +203,7 @@ public final class TrainingRun {
     }
 
     private func writeCheckpoint(statisticsReady: Bool = false) throws {
-        if !statisticsReady { prepareSavedGenerators() }
+        if !statisticsReady { try prepareSavedGenerators() }
         let hyper = options.hyperparameters
         let position = loader.position
         let state = trainer.random.state.map { String($0, radix: 16) }.joined(separator: " ")

@@ -34,7 +34,7 @@ public final class WGANGPLoss {
     /// Sets `critic.parameters.gradients` to dL_D/dtheta for real and fake batches [B, 3, S, S] and
     /// interpolation weights t [B] (x^ = t*real + (1-t)*fake). Returns the loss terms.
     public func criticLossAndGradients(real: UnsafePointer<Float>, fake: UnsafePointer<Float>,
-                                       interpolation t: UnsafePointer<Float>, batch: Int) -> CriticLossTerms {
+                                       interpolation t: UnsafePointer<Float>, batch: Int) throws -> CriticLossTerms {
         let item = critic.configuration.imageItemSize
         let input = critic.inputBuffer(batch: 3 * batch).pointer
         input.update(from: real, count: batch * item)
@@ -46,7 +46,8 @@ public final class WGANGPLoss {
                 interpolates[index] = weight * real[index] + (1 - weight) * fake[index]
             }
         }
-        let scores = critic.forward(batch: 3 * batch)
+        let pass = try critic.forward(batch: 3 * batch)
+        let scores = pass.scores
         var realSum = 0.0, fakeSum = 0.0
         for sample in 0..<batch {
             realSum += Double(scores[sample])
@@ -58,8 +59,9 @@ public final class WGANGPLoss {
         let seed = seeds.get([4 * batch])
         let ones = seed.pointer + 3 * batch
         ones.update(repeating: 1, count: batch)
-        let gradient = critic.inputGradient(sampleOffset: 2 * batch, count: batch, outputGradient: ones,
-                                            recordingTangentAdjoints: true)
+        let penaltySamples = (2 * batch)..<(3 * batch)
+        let inputGradient = try critic.inputGradient(of: pass, samples: penaltySamples, seed: ones)
+        let gradient = inputGradient.values.pointer
 
         // v_i into the tangent buffer; the penalty and mean norm on the way.
         let tangent = critic.tangentBuffer(count: batch).pointer
@@ -75,32 +77,32 @@ public final class WGANGPLoss {
             let scale = Float(norm > 0 ? Double(lambda) * 2 * (norm - 1) / (Double(batch) * norm) : 0)
             for index in 0..<item { v[index] = scale * g[index] }
         }
-        critic.linearizedForward(sampleOffset: 2 * batch, count: batch)
+        let tangentPass = try critic.linearizedForward(at: pass, samples: penaltySamples)
 
         // Seeds: d L_D / d D(x) = -1/B for real, +1/B for fake; the tangent output's seed is 1 (`ones`).
         let primal = seed.pointer
         primal.update(repeating: -1 / Float(batch), count: batch)
         (primal + batch).update(repeating: 1 / Float(batch), count: batch)
-        (primal + 2 * batch).update(repeating: 0, count: batch)
         critic.parameters.zeroGradients()
-        critic.dualBackward(livePrimalBatch: 2 * batch, primalSeed: primal, tangentOffset: 2 * batch, tangentCount: batch)
+        try critic.dualBackward(pass, primalSeed: primal, seededSamples: 2 * batch,
+                                penalty: (gradient: inputGradient, tangent: tangentPass))
         return CriticLossTerms(wasserstein: wasserstein, penalty: Double(lambda) * penaltySum / Double(batch),
                                meanGradientNorm: normSum / Double(batch))
     }
 
     /// Sets `generator.parameters.gradients` to dL_G/dtheta, L_G = -mean D(G(z)), where `fake` is the
     /// output of the generator's last training-mode forward [B, 3, S, S]. Returns L_G.
-    public func generatorLossAndGradients(fake: UnsafePointer<Float>, batch: Int) -> Double {
+    public func generatorLossAndGradients(fake: UnsafePointer<Float>, batch: Int) throws -> Double {
         let input = critic.inputBuffer(batch: batch)
         input.pointer.update(from: fake, count: input.count)
-        let scores = critic.forward(batch: batch)
+        let pass = try critic.forward(batch: batch)
         var sum = 0.0
-        for sample in 0..<batch { sum += Double(scores[sample]) }
+        for sample in 0..<batch { sum += Double(pass.scores[sample]) }
         let seed = seeds.get([4 * batch])
         seed.pointer.update(repeating: -1 / Float(batch), count: batch)
-        let imageGradient = critic.inputGradient(sampleOffset: 0, count: batch, outputGradient: seed.pointer)
+        let imageGradient = try critic.inputGradient(of: pass, samples: 0..<batch, seed: seed.pointer)
         generator.parameters.zeroGradients()
-        generator.backward(imageGradient: imageGradient)
+        try generator.backward(imageGradient: imageGradient.values.pointer)
         return -sum / Double(batch)
     }
 }

@@ -54,25 +54,25 @@ public final class WGANGPTrainer {
 
     /// One critic step on a real batch [B, 3, S, S]: z ~ N(0, I), x~ = G(z), t ~ U[0, 1), Adam on the critic.
     @discardableResult
-    public func criticStep(real: UnsafePointer<Float>) -> CriticLossTerms {
+    public func criticStep(real: UnsafePointer<Float>) throws -> CriticLossTerms {
         let batch = hyperparameters.batchSize
         let z = sampleLatents(batch)
-        let fake = generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false))
+        let fake = try generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false))
         let t = interpolation.get([batch])
         random.fillUniform(t.buffer)
         loss.lambda = hyperparameters.lambda
-        let terms = loss.criticLossAndGradients(real: real, fake: fake.pointer, interpolation: t.pointer, batch: batch)
+        let terms = try loss.criticLossAndGradients(real: real, fake: fake.pointer, interpolation: t.pointer, batch: batch)
         criticOptimizer.update(critic.parameters)
         return terms
     }
 
     /// One generator step: L_G = -mean D(G(z)), Adam on the generator. Returns L_G.
     @discardableResult
-    public func generatorStep() -> Double {
+    public func generatorStep() throws -> Double {
         let batch = hyperparameters.batchSize
         let z = sampleLatents(batch)
-        let fake = generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false))
-        let value = loss.generatorLossAndGradients(fake: fake.pointer, batch: batch)
+        let fake = try generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false))
+        let value = try loss.generatorLossAndGradients(fake: fake.pointer, batch: batch)
         generatorOptimizer.update(generator.parameters)
         return value
     }
