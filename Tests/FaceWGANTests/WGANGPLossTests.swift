@@ -58,23 +58,9 @@ final class WGANGPLossTests: XCTestCase {
     func smoothDirectional(_ fixture: Fixture, values: UnsafeMutablePointer<Float>, count: Int, analytic: [Float],
                            loss: @escaping () -> Double) -> (numeric: Double, analytic: Double) {
         let critic = fixture.loss.critic, generator = fixture.loss.generator
-        func pattern() -> [Bool] { (critic.activationValues() + generator.activationValues()).map { $0 > 0 } }
-        _ = loss()
-        let base = pattern()
-        var step: Float = 1e-2
-        while true {
-            var patternsHeld = true
-            let result = GradientCheck.directional(values: values, count: count, analytic: analytic, step: step) {
-                let value = loss()
-                if pattern() != base { patternsHeld = false }
-                return value
-            }
-            if patternsHeld || step < 5e-5 {
-                XCTAssert(patternsHeld, "no step keeps the activations on their side")
-                return result
-            }
-            step /= 4
-        }
+        return GradientCheck.directionalKeepingPattern(
+            values: values, count: count, analytic: analytic,
+            pattern: { (critic.activationValues() + generator.activationValues()).map { $0 > 0 } }, loss: loss)
     }
 
     func criticTerms(_ fixture: Fixture) -> CriticLossTerms {

@@ -33,6 +33,31 @@ public enum GradientCheck {
         return (numeric, analytic)
     }
 
+    /// `directional` for a loss that is only piecewise smooth: starting at 1e-2, the step is divided by
+    /// 4 until `pattern` (which side of its kink each activation is on) is the same at both ends as at
+    /// the unperturbed point, down to 5e-5 (then the test fails).
+    public static func directionalKeepingPattern(values: UnsafeMutablePointer<Float>, count: Int, analytic: [Float],
+                                                 pattern: () -> [Bool], loss: () -> Double,
+                                                 file: StaticString = #filePath, line: UInt = #line)
+        -> (numeric: Double, analytic: Double) {
+        _ = loss()
+        let base = pattern()
+        var step: Float = 1e-2
+        while true {
+            var patternsHeld = true
+            let result = directional(values: values, count: count, analytic: analytic, step: step) {
+                let value = loss()
+                if pattern() != base { patternsHeld = false }
+                return value
+            }
+            if patternsHeld || step < 5e-5 {
+                XCTAssert(patternsHeld, "no step keeps the activations on their side", file: file, line: line)
+                return result
+            }
+            step /= 4
+        }
+    }
+
     public static func assertClose(_ result: (numeric: Double, analytic: Double), relative: Double, absolute: Double,
                             _ name: String, file: StaticString = #filePath, line: UInt = #line) {
         let error = abs(result.numeric - result.analytic)
