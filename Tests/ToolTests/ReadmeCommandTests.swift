@@ -11,7 +11,11 @@ final class ReadmeCommandTests: XCTestCase {
 
     /// The shell lines of the README's fenced code blocks, continuation lines joined.
     static func readmeCommands() throws -> [String] {
-        let text = try String(contentsOf: Self.repository.appendingPathComponent("README.md"), encoding: .utf8)
+        commands(in: try String(contentsOf: Self.repository.appendingPathComponent("README.md"), encoding: .utf8))
+    }
+
+    /// The shell lines of the fenced code blocks of `text` (a README or a part of one).
+    static func commands(in text: String) -> [String] {
         var commands = [String](), inBlock = false, pending = ""
         for line in text.components(separatedBy: "\n") {
             if line.hasPrefix("```") {
@@ -60,8 +64,16 @@ final class ReadmeCommandTests: XCTestCase {
         let pipeline = try String(contentsOf: Self.repository.appendingPathComponent("pipeline.sh"), encoding: .utf8)
         for command in try Self.readmeCommands() {
             let words = command.split(separator: " ").map(String.init)
-            if let index = words.firstIndex(of: "make"), index + 1 < words.count {
-                XCTAssertTrue(makefile.contains("\n\(words[index + 1]):"), "README: no make target \(words[index + 1])")
+            if let index = words.firstIndex(of: "make") {
+                // make [-f FILE] [-OPTION | VAR=value]... [TARGET], up to a comment or the next command.
+                var file = makefile, rest = words[(index + 1)...].prefix { !["#", "&&", "||", "|", ";"].contains($0) }
+                if let flag = rest.firstIndex(of: "-f"), flag + 1 < rest.endIndex {
+                    file = try String(contentsOf: Self.repository.appendingPathComponent(rest[flag + 1]), encoding: .utf8)
+                    rest.removeSubrange(flag...(flag + 1))
+                }
+                if let target = rest.first(where: { !$0.hasPrefix("-") && !$0.contains("=") }) {
+                    XCTAssertTrue(file.contains("\n\(target):"), "README: no make target \(target)")
+                }
             }
             if command.contains("pipeline.sh") {
                 for word in words where word.contains("=") && word.first!.isUppercase {
