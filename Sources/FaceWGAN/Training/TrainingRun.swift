@@ -24,7 +24,7 @@ public final class TrainingRun {
     private var loader: BatchLoader!
     public private(set) var step = 0
     private let report: (String) -> Void
-    private let progress: ((String) -> Void)?
+    private let progress: ((TrainingProgress) -> Void)?
 
     public var checkpointPath: String { Self.checkpointPath(options) }
     private static func checkpointPath(_ options: TrainingOptions) -> String {
@@ -36,10 +36,11 @@ public final class TrainingRun {
     private static let preciseStatisticsLatents = 2048
     private static let gridLatents = 64
 
-    /// Opens the data, creates or resumes the run. `report` gets messages for stderr; `progress` (when
-    /// stderr is a terminal) gets a status line to redraw in place.
+    /// Opens the data, creates or resumes the run. `report` gets messages for stderr; `progress`, when
+    /// given, gets where the run stands after every generator step (for a status line redrawn in place),
+    /// and without it `report` gets a summary at every metrics line instead.
     public init(options: TrainingOptions, backend: ComputeBackend, report: @escaping (String) -> Void,
-                progress: ((String) -> Void)? = nil) throws {
+                progress: ((TrainingProgress) -> Void)? = nil) throws {
         try options.validate()
         self.options = options
         self.report = report
@@ -94,7 +95,6 @@ public final class TrainingRun {
         let start = Date()
         var interval = IntervalStatistics()
         let batch = options.hyperparameters.batchSize, criticIterations = options.hyperparameters.criticIterations
-        let startStep = step
         while step < options.steps {
             if let signal = stop.received {
                 try writeCheckpoint()
@@ -118,8 +118,7 @@ public final class TrainingRun {
                 if progress == nil { report(interval.summary(step: step, total: options.steps)) }
                 interval = IntervalStatistics(carryingRateFrom: interval)
             }
-            progress?(interval.progressLine(step: step, total: options.steps, doneThisRun: step - startStep,
-                                            elapsed: Date().timeIntervalSince(start)))
+            progress?(interval.progress(step: step, total: options.steps))
             let sampleNow = step % options.sampleEvery == 0 || step == options.steps
             let checkpointNow = step % options.checkpointEvery == 0 || step == options.steps
             if sampleNow || checkpointNow { prepareSavedGenerators() }
