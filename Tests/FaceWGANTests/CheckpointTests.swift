@@ -7,15 +7,12 @@ import XCTest
 /// trainer's two-part steps.
 final class CheckpointTests: XCTestCase {
     let configuration = ModelConfiguration(imageSize: 32, width: 4, latentDimension: 8, criticNorm: .layer)
-    var directory: String!
-
-    override func setUpWithError() throws {
-        directory = NSTemporaryDirectory() + "facewgan-checkpoint-\(UUID().uuidString)"
+    /// A directory for this test's files, removed when the test ends.
+    func makeDirectory() throws -> String {
+        let directory = NSTemporaryDirectory() + "facewgan-checkpoint-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: directory)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: directory) }
+        return directory
     }
 
     func makeTrainer(seed: UInt64) -> WGANGPTrainer {
@@ -60,7 +57,7 @@ final class CheckpointTests: XCTestCase {
         latents.withUnsafeMutableBufferPointer { random.fillNormal($0) }
         ema.recomputeBatchNormStatistics(latents: latents, count: 64)
         trainer.generator.recomputeBatchNormStatistics(latents: latents, count: 64)
-        let path = directory + "/" + Checkpoint.fileName
+        let path = try makeDirectory() + "/" + Checkpoint.fileName
         try Checkpoint(trainer: trainer, ema: ema, metadata: ["step": "1"]).write(path: path)
         return (trainer, ema, try Checkpoint.read(path: path))
     }
@@ -81,10 +78,10 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(values(freshEMA.buffers.values), values(ema.buffers.values), "EMA running statistics")
 
         // Saving the restored state gives the same bytes, and training on continues identically.
-        let again = directory + "/again.safetensors"
+        let again = checkpoint.path + ".again"
         try Checkpoint(trainer: fresh, ema: freshEMA, metadata: ["step": "1"]).write(path: again)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: again)),
-                       try Data(contentsOf: URL(fileURLWithPath: directory + "/" + Checkpoint.fileName)))
+                       try Data(contentsOf: URL(fileURLWithPath: checkpoint.path)))
         let real = realBatch(seed: 8)
         for continued in [trainer, fresh] {
             real.withUnsafeBufferPointer { _ = continued.criticStep(real: $0.baseAddress!) }
