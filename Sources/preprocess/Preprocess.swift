@@ -94,8 +94,11 @@ struct Preprocess: FaceWGANTool {
         options.overwrite = force
         options.strict = strict
         if let threads = common.threads { options.threads = threads }
-        options.quiet = common.quiet
+        let progress = ProgressReporter(label: "preprocess", unit: "images", quiet: common.quiet, interval: 10)
+        options.log = { progress.message($0) }
+        options.progress = { done, total, written in progress.update(done: done, total: total, detail: "\(written) written") }
         do {
+            defer { progress.finish() }
             let summary = try Preprocessor.run(options)
             print(summary.json)
         } catch let error as PreprocessError {

@@ -81,11 +81,16 @@ struct Train: FaceWGANTool {
         let terminal = isatty(STDERR_FILENO) == 1 && !common.quiet
         let backend = try backendOptions.makeBackend()
         common.message("kernels: \(describe(backend)), \(Parallel.threadCount) threads")
+        var status: ProgressReporter?
         let run = try TrainingRun(options: options, backend: backend,
-                                  report: { common.message(terminal ? "\r\u{1B}[K" + $0 : $0) },
-                                  progress: terminal ? { FileHandle.standardError.write(Data(("\r\u{1B}[K" + $0).utf8)) } : nil)
+                                  report: { text in
+                                      guard !common.quiet else { return }
+                                      if let status { status.message(text) } else { common.message(text) }
+                                  },
+                                  progress: terminal ? { status?.update(done: $0.step, total: $0.total, detail: $0.detail) } : nil)
+        status = ProgressReporter(label: "train", unit: "steps", quiet: !terminal, startingAt: run.step)
         let outcome = try run.run()
-        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        status?.finish()
         switch outcome {
         case .finished:
             common.message("done: \(run.step) steps; checkpoint \(run.checkpointPath)")
@@ -97,6 +102,13 @@ struct Train: FaceWGANTool {
 }
 
 extension ModelConfiguration.CriticNorm: ExpressibleByArgument {}
+
+extension TrainingProgress {
+    /// The losses and throughput after the step count on the status line.
+    var detail: String {
+        String(format: "W %.3f, penalty %.3f, %.1f img/s", wasserstein, penalty, imagesPerSecond)
+    }
+}
 
 extension Train {
     struct Probe: ParsableCommand {
