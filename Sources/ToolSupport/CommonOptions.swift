@@ -27,7 +27,7 @@ public struct CommonOptions: ParsableArguments {
     /// A progress or status line on stderr, unless --quiet.
     public func message(_ text: String) {
         guard !quiet else { return }
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        writeToStandardError(text + "\n")
     }
 }
 

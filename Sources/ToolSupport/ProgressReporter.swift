@@ -35,18 +35,18 @@ public final class ProgressReporter {
             text += ", ETA \(Self.duration(Double(total - done) / rate))"
         }
         if isTerminal {
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+            writeToStandardError("\r\u{1B}[K" + text)
             drewLine = true
         } else {
-            FileHandle.standardError.write(Data((text + "\n").utf8))
+            writeToStandardError(text + "\n")
         }
     }
 
     /// The closing message (ends a redrawn line first).
     public func finish(_ message: String) {
         guard !quiet else { return }
-        if drewLine { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        if drewLine { writeToStandardError("\r\u{1B}[K") }
+        writeToStandardError(message + "\n")
     }
 
     static func duration(_ seconds: Double) -> String {

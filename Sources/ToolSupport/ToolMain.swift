@@ -27,7 +27,7 @@ extension FaceWGANTool {
         } catch {
             // The parser's own errors surface here too: `--help` runs a help command that throws.
             if error is ExitCode || exitCode(for: error) != .failure { exitForUsage(error) }
-            FileHandle.standardError.write(Data("\(toolName): \(error)\n".utf8))
+            writeToStandardError("\(toolName): \(error)\n")
             Foundation.exit(1)
         }
     }
@@ -36,9 +36,15 @@ extension FaceWGANTool {
     /// `ExitCode`.
     private static func exitForUsage(_ error: Error) -> Never {
         if exitCode(for: error) == .validationFailure {
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            writeToStandardError(fullMessage(for: error) + "\n")
             Foundation.exit(2)
         }
         exit(withError: error)
     }
+}
+
+/// Writes to stderr and ignores failure: a closed or broken stderr (`2>&-`, `2>&1 | head`) has nowhere
+/// to report to, and Foundation's `FileHandle.write(_: Data)` would crash on it.
+public func writeToStandardError(_ text: String) {
+    try? FileHandle.standardError.write(contentsOf: Data(text.utf8))
 }

@@ -99,7 +99,7 @@ struct Preprocess: FaceWGANTool {
             print(summary.json)
         } catch let error as PreprocessError {
             if let summary = error.summary { print(summary.json) }
-            FileHandle.standardError.write(Data("preprocess: \(error.message)\n".utf8))
+            writeToStandardError("preprocess: \(error.message)\n")
             throw ExitCode(1)
         }
     }

@@ -115,14 +115,14 @@ extension Train {
             common.message("kernels: \(describe(backend)), \(Parallel.threadCount) threads")
             let run = try TrainingRun(options: options, backend: backend,
                                       report: { common.message(terminal ? "\r\u{1B}[K" + $0 : $0) },
-                                      progress: terminal ? { FileHandle.standardError.write(Data(("\r\u{1B}[K" + $0).utf8)) } : nil)
+                                      progress: terminal ? { writeToStandardError("\r\u{1B}[K" + $0) } : nil)
             let outcome = try run.run()
-            if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+            if terminal { writeToStandardError("\n") }
             switch outcome {
             case .finished:
                 common.message("done: \(run.step) steps; checkpoint \(run.checkpointPath)")
             case .interrupted(let signal):
-                FileHandle.standardError.write(Data((run.interruptionMessage(signal: signal) + "\n").utf8))
+                writeToStandardError(run.interruptionMessage(signal: signal) + "\n")
                 throw ExitCode(128 + signal)
             }
         }

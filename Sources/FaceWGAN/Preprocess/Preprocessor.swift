@@ -20,7 +20,7 @@ public struct PreprocessOptions: Sendable {
     public var quiet = false
     /// Where skip messages and progress go (stderr in the tool).
     public var log: @Sendable (String) -> Void = { message in
-        FileHandle.standardError.write(Data(message.utf8))
+        try? FileHandle.standardError.write(contentsOf: Data(message.utf8))  // never crash on a closed stderr
     }
 
     public init(inputs: [InputRecord], outputDirectory: String) {
@@ -90,7 +90,7 @@ public enum Preprocessor {
         let chunkCapacity = max(threads, min(256, (32 << 20) / imageBytes))
         let chunks = (0..<2).map { _ in Chunk(capacity: chunkCapacity, imageBytes: imageBytes) }
         let available = (0..<2).map { _ in DispatchSemaphore(value: 1) }
-        let workers = (0..<threads).map { _ in Worker() }
+        let workers = try (0..<threads).map { _ in try Worker() }
         let writerQueue = DispatchQueue(label: "preprocess.writer")
         let state = RunState()
         let progress = Progress(total: records.count, quiet: options.quiet, log: options.log)
@@ -245,12 +245,14 @@ final class RunState {
 
 /// Per-thread state: codecs, resampler and the file buffer, reused from image to image.
 final class Worker {
-    let decoder = ImageDecoder()
+    let decoder: ImageDecoder
     let resampler = Resampler()
     private var file: UnsafeMutableRawPointer = .allocate(byteCount: 1 << 20, alignment: 16)
     private var fileCapacity = 1 << 20
     /// Files larger than this are refused before reading (no photo is near it).
     static let maxFileBytes = 1 << 30
+
+    init() throws { decoder = try ImageDecoder() }
 
     deinit { file.deallocate() }
 
