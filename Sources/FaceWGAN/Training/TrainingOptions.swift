@@ -33,19 +33,13 @@ public struct TrainingOptions: Codable, Equatable {
         public var field: Field
         /// "must be at least 1"
         public var requirement: String
-
-        public init(_ field: Field, _ requirement: String) {
-            self.field = field
-            self.requirement = requirement
-        }
-
         public var description: String { "\(field.rawValue) \(requirement)" }
     }
 
     /// The checks a user can fail; throws `InvalidField` for the first that fails.
     public func validate() throws {
         func require(_ condition: Bool, _ field: Field, _ requirement: String) throws {
-            if !condition { throw InvalidField(field, requirement) }
+            if !condition { throw InvalidField(field: field, requirement: requirement) }
         }
         try require(steps >= 1, .steps, "must be at least 1")
         try require(hyperparameters.batchSize >= 1, .batchSize, "must be at least 1")
