@@ -22,7 +22,7 @@ public final class ProgressReporter: @unchecked Sendable {
 
     public init(label: String, unit: String, quiet: Bool, interval: TimeInterval = 5, startingAt initial: Int = 0,
                 isTerminal: Bool = isatty(STDERR_FILENO) != 0,
-                output: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
+                output: @escaping (String) -> Void = { writeToStandardError($0) }) {
         self.label = label
         self.unit = unit
         self.quiet = quiet

@@ -91,7 +91,7 @@ public enum Preprocessor {
         let chunkCapacity = max(threads, min(256, (32 << 20) / imageBytes))
         let chunks = (0..<2).map { _ in Chunk(capacity: chunkCapacity, imageBytes: imageBytes) }
         let available = (0..<2).map { _ in DispatchSemaphore(value: 1) }
-        let workers = (0..<threads).map { _ in Worker() }
+        let workers = try (0..<threads).map { _ in try Worker() }
         let writerQueue = DispatchQueue(label: "preprocess.writer")
         let state = RunState()
 
@@ -244,12 +244,14 @@ final class RunState {
 
 /// Per-thread state: codecs, resampler and the file buffer, reused from image to image.
 final class Worker {
-    let decoder = ImageDecoder()
+    let decoder: ImageDecoder
     let resampler = Resampler()
     private var file: UnsafeMutableRawPointer = .allocate(byteCount: 1 << 20, alignment: 16)
     private var fileCapacity = 1 << 20
     /// Files larger than this are refused before reading (no photo is near it).
     static let maxFileBytes = 1 << 30
+
+    init() throws { decoder = try ImageDecoder() }
 
     deinit { file.deallocate() }
 

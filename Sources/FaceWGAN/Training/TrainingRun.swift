@@ -74,7 +74,9 @@ public final class TrainingRun {
             order = try restore(from: checkpoint)
         }
         loader = BatchLoader(dataset: dataset, batchSize: options.hyperparameters.batchSize, order: order)
-        try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true) } catch {
+            throw FormatError(path: options.out, message: "cannot create the run directory (\(error.localizedDescription))")
+        }
         try writeConfiguration()
         if checkpoint == nil { try? FileManager.default.removeItem(atPath: metricsPath) } else { try trimMetrics() }
     }
