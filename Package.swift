@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "train", targets: ["train"]),
         .executable(name: "sample", targets: ["sample"]),
         .executable(name: "interpolate", targets: ["interpolate"]),
+        .executable(name: "evaluate", targets: ["evaluate"]),
         .executable(name: "facegen", targets: ["facegen"]),
         .executable(name: "facewgan-bench", targets: ["bench"]),
     ],
@@ -50,6 +51,9 @@ let package = Package(
         .executableTarget(name: "sample", dependencies: [
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "interpolate", dependencies: [
+            "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Quality figures (multi-scale SWD, MS-SSIM) of fakes against real shards.
+        .executableTarget(name: "evaluate", dependencies: [
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Draws the synthetic sample set in data/ (demo data, not part of the library).
         .executableTarget(name: "facegen", dependencies: [
