@@ -30,7 +30,7 @@ final class ReadmeCommandTests: XCTestCase {
     }
 
     func testEveryToolOptionInTheReadmeIsOneTheToolAccepts() throws {
-        let tools: Set<String> = ["preprocess", "train", "sample", "interpolate"]
+        let tools: Set<String> = ["preprocess", "train", "sample", "interpolate", "evaluate"]
         var helpTexts = [String: String]()
         var checked = 0
         for command in try Self.readmeCommands() {
@@ -94,7 +94,7 @@ final class ReadmeWalkthroughTests: XCTestCase {
             }
             try Data(try ImageEncoder.jpeg(image)).write(to: photos.appendingPathComponent(String(format: "%06d.jpg", index + 1)))
         }
-        let tools: Set<String> = ["preprocess", "train", "sample", "interpolate"]
+        let tools: Set<String> = ["preprocess", "train", "sample", "interpolate", "evaluate"]
         let commands = try ReadmeCommandTests.readmeCommands().filter { command in
             let first = command.split(separator: " ").first.map(String.init) ?? ""
             return tools.contains(first) && command.contains("celeba64") && !command.contains("probe")
