@@ -42,7 +42,7 @@ struct Evaluate: FaceWGANTool {
 
         Examples:
           evaluate --real shards/ --fake faces/
-          evaluate --real shards/ --checkpoint runs/celeba --count 10000 --seed 1 --floor
+          evaluate --real shards/ --checkpoint runs/celeba --seed 1 --floor
           evaluate --real shards/ --fake fakes.npy --count 2000 --seed 7 --quiet
         """)
 
