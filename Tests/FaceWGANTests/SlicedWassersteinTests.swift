@@ -174,6 +174,18 @@ final class SlicedWassersteinTests: XCTestCase {
         XCTAssertEqual(one.countFake, 20)
     }
 
+    /// Training's use: the real descriptors computed once and kept give the same figures.
+    func testRetainedRealDescriptorsGiveTheSameFigures() throws {
+        let size = 32
+        let real = images(QualityFixtures.blobs(count: 10, size: size, seed: 16), size: size)
+        let fake = images(QualityFixtures.blobs(count: 10, size: size, seed: 17), size: size)
+        let plain = try QualityEvaluator(real: real, seed: 8).evaluate(fake: fake)
+        let retained = try QualityEvaluator(real: real, seed: 8, retainRealDescriptors: true)
+        XCTAssertEqual(try retained.evaluate(fake: fake), plain)
+        XCTAssertEqual(try retained.evaluate(fake: fake), plain)
+        XCTAssertThrowsError(try retained.evaluate(fake: images(QualityFixtures.blobs(count: 9, size: size, seed: 17), size: size)))
+    }
+
     func testJSONKeysAndOrder() throws {
         let size = 32
         let real = images(QualityFixtures.blobs(count: 6, size: size, seed: 15), size: size)

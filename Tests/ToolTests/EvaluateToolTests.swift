@@ -115,6 +115,11 @@ final class EvaluateToolTests: XCTestCase {
         let corrupt = try evaluate(["--real", shards, "--fake", root + "/mixed"])
         XCTAssertEqual(corrupt.status, 1)
         XCTAssertTrue(corrupt.stderr.contains(root + "/mixed/000001.png"), corrupt.stderr)
+        // A .npy with no images.
+        try QualityFixtures.writeNpy([], size: size, path: root + "/none.npy")
+        let none = try evaluate(["--real", shards, "--fake", root + "/none.npy"])
+        XCTAssertEqual(none.status, 1)
+        XCTAssertTrue(none.stderr.contains(root + "/none.npy: the fake set holds no images"), none.stderr)
         // --count above a set's size names the set and both numbers.
         try QualityFixtures.writeNpy(fakes(count: 10), size: size, path: root + "/ten.npy")
         let tooMany = try evaluate(["--real", shards, "--fake", root + "/ten.npy", "--count", "15"])
@@ -133,7 +138,7 @@ final class EvaluateToolTests: XCTestCase {
         let missing = try evaluate(["--real", root + "/nothing", "--fake", root + "/ten.npy"])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains(root + "/nothing: no such file"), missing.stderr)
-        for result in [empty, mismatch, corrupt, tooMany, bigger, floats, missing] {
+        for result in [empty, mismatch, corrupt, none, tooMany, bigger, floats, missing] {
             XCTAssertEqual(result.output, "")
             XCTAssertFalse(result.stderr.contains("Fatal error"), result.stderr)
         }

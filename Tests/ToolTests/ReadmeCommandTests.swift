@@ -122,5 +122,7 @@ final class ReadmeWalkthroughTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("faces.png").path))
         XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("walk/000000.png").path))
         XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("walk.png").path))
+        let quality = try String(contentsOf: directory.appendingPathComponent("quality.json"), encoding: .utf8)
+        XCTAssertTrue(quality.hasPrefix("{\"swd_64\": "), quality)
     }
 }
