@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "train", targets: ["train"]),
         .executable(name: "sample", targets: ["sample"]),
         .executable(name: "interpolate", targets: ["interpolate"]),
+        .executable(name: "evaluate", targets: ["evaluate"]),
         .executable(name: "facegen", targets: ["facegen"]),
         .executable(name: "facewgan-bench", targets: ["bench"]),
     ],
@@ -51,6 +52,9 @@ let package = Package(
         .executableTarget(name: "sample", dependencies: [
             "FaceEngine", "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "interpolate", dependencies: [
+            "FaceEngine", "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Quality figures (multi-scale SWD, MS-SSIM) of fakes against real shards.
+        .executableTarget(name: "evaluate", dependencies: [
             "FaceEngine", "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Draws the synthetic sample set in data/ (demo data, not part of the library).
         .executableTarget(name: "facegen", dependencies: [

@@ -34,7 +34,7 @@ final class ReadmeCommandTests: XCTestCase {
     }
 
     func testEveryToolOptionInTheReadmeIsOneTheToolAccepts() throws {
-        let tools: Set<String> = ["preprocess", "train", "sample", "interpolate"]
+        let tools: Set<String> = ["preprocess", "train", "sample", "interpolate", "evaluate"]
         var helpTexts = [String: String]()
         var checked = 0
         for command in try Self.readmeCommands() {
@@ -106,7 +106,7 @@ final class ReadmeWalkthroughTests: XCTestCase {
             }
             try Data(try ImageEncoder.jpeg(image)).write(to: photos.appendingPathComponent(String(format: "%06d.jpg", index + 1)))
         }
-        let tools: Set<String> = ["preprocess", "train", "sample", "interpolate"]
+        let tools: Set<String> = ["preprocess", "train", "sample", "interpolate", "evaluate"]
         let commands = try ReadmeCommandTests.readmeCommands().filter { command in
             let first = command.split(separator: " ").first.map(String.init) ?? ""
             return tools.contains(first) && command.contains("celeba64") && !command.contains("probe")
@@ -134,5 +134,7 @@ final class ReadmeWalkthroughTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("faces.png").path))
         XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("walk/000000.png").path))
         XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("walk.png").path))
+        let quality = try String(contentsOf: directory.appendingPathComponent("quality.json"), encoding: .utf8)
+        XCTAssertTrue(quality.hasPrefix("{\"swd_64\": "), quality)
     }
 }
