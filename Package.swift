@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Data flows one way: executables -> FaceWGAN -> FaceEngine -> system-library shims.
+// Data flows one way: executables -> FaceWGAN -> FaceEngine -> system-library shims. Every target lists
+// each module it imports.
 let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let package = Package(
@@ -49,28 +50,28 @@ let package = Package(
         .target(name: "FaceWGANMPI", dependencies: ["FaceWGAN", "CMPIBridge"]),
         // What the four tools share on the command line (options, start-up, messages).
         .target(name: "ToolSupport", dependencies: [
-            "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            "FaceEngine", "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "preprocess", dependencies: [
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "train", dependencies: [
-            "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            "FaceEngine", "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "sample", dependencies: [
-            "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            "FaceEngine", "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "interpolate", dependencies: [
-            "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            "FaceEngine", "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Draws the synthetic sample set in data/ (demo data, not part of the library).
         .executableTarget(name: "facegen", dependencies: [
             "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimize),
         .executableTarget(name: "bench", dependencies: [
-            "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            "FaceEngine", "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimize),
 
         // Finite-difference helpers shared by the test targets.
         .target(name: "TestSupport", dependencies: ["FaceEngine", "FaceWGAN"], path: "Tests/TestSupport"),
         .testTarget(name: "FaceEngineTests", dependencies: ["FaceEngine", "TestSupport"]),
-        .testTarget(name: "FaceWGANTests", dependencies: ["FaceWGAN", "TestSupport"]),
-        .testTarget(name: "ToolTests", dependencies: ["FaceWGAN", "TestSupport"]),
+        .testTarget(name: "FaceWGANTests", dependencies: ["CPNG", "FaceEngine", "FaceWGAN", "TestSupport"]),
+        .testTarget(name: "ToolTests", dependencies: ["FaceEngine", "FaceWGAN", "ToolSupport", "TestSupport"]),
         // Run by ToolTests under mpirun: every collective of MPICollective on a real MPI world.
         .executableTarget(name: "collective-check", dependencies: ["FaceWGAN", "FaceWGANMPI"],
                           path: "Tests/CollectiveCheck"),

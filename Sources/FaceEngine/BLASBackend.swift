@@ -10,7 +10,7 @@ import CBLAS
 /// 4x4 layers. Weight gradients are summed from per-worker partials. Scratch memory lives in the
 /// backend and is reused between calls, so one backend serves one thread of control at a time.
 public final class BLASBackend: ComputeBackend {
-    public let name = "blas"
+    public let kind = BackendKind.blas
     public let precision = ComputePrecision.fp32
     private let patchBudget: Int
     private var workers: [WorkerScratch] = []

@@ -8,7 +8,14 @@
 /// same weight memory, so its forward is `convolutionBackwardData`, its input gradient is
 /// `convolutionForward` and its weight gradient is `convolutionBackwardWeights` with the roles swapped.
 public protocol ComputeBackend: AnyObject {
+    /// Which backend this is, for messages, reports and benchmarks (never a type test).
+    var kind: BackendKind { get }
+    /// "blas" or "onednn": `kind`'s name, as `--backend` spells it.
     var name: String { get }
+    /// The instruction set the kernels dispatch to, when the backend chooses one (oneDNN's ISA).
+    var instructionSet: String? { get }
+    /// Names of the implementations chosen for the operations run so far (for benchmarks).
+    var implementations: [String] { get }
     /// The number format of the convolution and matmul operands (results are always fp32).
     var precision: ComputePrecision { get }
 
@@ -30,6 +37,14 @@ public protocol ComputeBackend: AnyObject {
                                     input: UnsafePointer<Float>, weightGradient: UnsafeMutablePointer<Float>) throws
 }
 
+/// The backends there are.
+public enum BackendKind: String, CaseIterable, Sendable {
+    /// im2col + SGEMM on any CBLAS (`BLASBackend`).
+    case blas
+    /// oneDNN primitives (`OneDNNBackend`).
+    case onednn
+}
+
 /// A kernel that could not run (oneDNN out of memory, or a primitive it cannot create for a shape):
 /// an error for the user, never a crash, so a training run stops with its last checkpoint intact.
 public struct BackendError: Error, CustomStringConvertible {
@@ -38,6 +53,10 @@ public struct BackendError: Error, CustomStringConvertible {
 }
 
 extension ComputeBackend {
+    public var name: String { kind.rawValue }
+    public var instructionSet: String? { nil }
+    public var implementations: [String] { [] }
+
     /// Y[N, out] = X[N, in] * W^T, with W [out, in] (a dense layer without bias).
     public func denseForward(batch: Int, inputs: Int, outputs: Int, input: UnsafePointer<Float>,
                              weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws {

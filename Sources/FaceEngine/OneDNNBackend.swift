@@ -7,7 +7,7 @@ import CDNNLBridge
 /// oneDNN runs its own OpenMP threads, `Parallel.threadCount` of them, inside each call; the calls
 /// themselves come from one thread of control at a time (the shared reorder buffers depend on it).
 public final class OneDNNBackend: ComputeBackend {
-    public let name = "onednn"
+    public let kind = BackendKind.onednn
     public let precision: ComputePrecision
     private let context: OpaquePointer
     private var operations: [OperationKey: OpaquePointer] = [:]
@@ -70,6 +70,8 @@ public final class OneDNNBackend: ComputeBackend {
 
     /// The instruction set oneDNN dispatches to on this CPU.
     public static var instructionSet: String { String(cString: fw_dnnl_cpu_isa_name()) }
+
+    public var instructionSet: String? { Self.instructionSet }
 
     /// Whether oneDNN can run bf16 kernels natively here.
     public static var supportsBF16: Bool { fw_dnnl_cpu_has_bf16() != 0 }

@@ -27,28 +27,38 @@ public struct CommonOptions: ParsableArguments {
     /// A progress or status line on stderr, unless --quiet.
     public func message(_ text: String) {
         guard !quiet else { return }
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        writeToStandardError(text + "\n")
     }
+}
+
+/// `--seed`, for the tools whose output is random (DESIGN.md: deterministic given `--seed`).
+public struct SeedOption: ParsableArguments {
+    @Option(help: "Random seed: the same seed and inputs give the same output, byte for byte.")
+    public var seed: UInt64 = 0
+
+    public init() {}
+}
+
+/// What `--backend` asks for: a backend, or `auto`.
+public enum BackendChoice: String, CaseIterable, ExpressibleByArgument, Sendable {
+    /// oneDNN when it loads, else BLAS (fp32 only).
+    case auto
+    case blas
+    case onednn
 }
 
 /// Options that pick the compute backend (`--backend`, `--precision`).
 public struct BackendOptions: ParsableArguments {
-    @Option(help: "Kernel backend: auto (onednn when it loads, else blas), blas or onednn.")
-    public var backend = "auto"
+    @Option(help: "Kernel backend (auto: onednn when it loads, else blas).")
+    public var backend = BackendChoice.auto
 
-    @Option(help: "Precision of convolution and matmul operands: fp32, or bf16 (onednn on a CPU with AVX512-BF16 or AMX).")
-    public var precision = "fp32"
+    @Option(help: "Precision of convolution and matmul operands (bf16: onednn on a CPU with AVX512-BF16 or AMX).")
+    public var precision = ComputePrecision.fp32
 
     public init() {}
 
     public func validate() throws {
-        guard ["auto", "blas", "onednn"].contains(backend) else {
-            throw ValidationError("--backend '\(backend)' is not one of auto, blas, onednn")
-        }
-        guard let precision = ComputePrecision(rawValue: precision) else {
-            throw ValidationError("--precision '\(self.precision)' is not one of fp32, bf16")
-        }
-        if backend == "blas" && precision == .bf16 {
+        if backend == .blas && precision == .bf16 {
             throw ValidationError("--precision bf16 needs the onednn backend (--backend onednn or auto)")
         }
     }
@@ -56,11 +66,10 @@ public struct BackendOptions: ParsableArguments {
     /// The backend asked for. `auto` falls back to BLAS only in fp32 when oneDNN cannot start; an
     /// explicit `onednn` or bf16 that cannot run is an error, never a silent substitute.
     public func makeBackend() throws -> ComputeBackend {
-        let precision = ComputePrecision(rawValue: self.precision) ?? .fp32
         switch backend {
-        case "blas": return BLASBackend()
-        case "onednn": return try OneDNNBackend(precision: precision)
-        default:
+        case .blas: return BLASBackend()
+        case .onednn: return try OneDNNBackend(precision: precision)
+        case .auto:
             if precision == .bf16 { return try OneDNNBackend(precision: precision) }
             return (try? OneDNNBackend(precision: precision)) ?? BLASBackend()
         }
@@ -69,6 +78,13 @@ public struct BackendOptions: ParsableArguments {
 
 /// "onednn fp32 (avx512_core_bf16)": what a run computes with, for messages and reports.
 public func describe(_ backend: ComputeBackend) -> String {
-    let isa = backend is OneDNNBackend ? " (\(OneDNNBackend.instructionSet))" : ""
+    let isa = backend.instructionSet.map { " (\($0))" } ?? ""
     return "\(backend.name) \(backend.precision.rawValue)\(isa)"
 }
+
+// The library's option enums, as command-line values: `--help` lists their cases, and a value that is
+// none of them is a usage error that names the choices.
+extension ComputePrecision: ExpressibleByArgument {}
+extension ModelConfiguration.CriticNorm: ExpressibleByArgument {}
+extension ResamplingFilter: ExpressibleByArgument {}
+extension InterpolationMethod: ExpressibleByArgument {}

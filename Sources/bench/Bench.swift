@@ -106,7 +106,7 @@ struct Bench: ParsableCommand {
             ("gflop_per_iteration", format(gflop)),
             ("gflops", format(gflop / iteration)), ("peak_fraction", format(gflop / iteration / peakGflops)),
             ("peak_rss_mib", format(Double(usage.ru_maxrss) / 1024)),
-            ("onednn_kernels", "[" + ((engine as? OneDNNBackend)?.implementations ?? []).map { "\"\($0)\"" }
+            ("onednn_kernels", "[" + engine.implementations.map { "\"\($0)\"" }
                 .joined(separator: ", ") + "]"),
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"

@@ -42,14 +42,11 @@ struct Interpolate: FaceWGANTool {
     @Option(help: "Keyframes to use, by line number (text) or 1-based row (.npy), e.g. 3,17,42.")
     var pick: String?
 
-    @Option(help: "Seed for --keyframes and --walk.")
-    var seed: UInt64 = 0
-
     @Option(help: "Latents per segment between two keyframes.")
     var steps = 16
 
-    @Option(help: "slerp (spherical, default) or lerp (linear).")
-    var method = "slerp"
+    @Option(help: "slerp (spherical) or lerp (linear).")
+    var method = InterpolationMethod.slerp
 
     @Flag(help: "Close the cycle back to the first keyframe (for looping animations).")
     var loop = false
@@ -60,12 +57,11 @@ struct Interpolate: FaceWGANTool {
     @Option(help: "Distance between consecutive latents of --walk (latent-space units along the sphere).")
     var stepSize = 0.5
 
+    @OptionGroup var seed: SeedOption
     @OptionGroup var common: CommonOptions
     // Interpolation runs no convolution; the options are accepted (and checked) so that one set of
     // flags serves every tool of a pipeline.
     @OptionGroup var backendOptions: BackendOptions
-
-
 
     func validate() throws {
         guard (checkpoint == nil) != (zDim == nil) else {
@@ -85,9 +81,6 @@ struct Interpolate: FaceWGANTool {
         if pick != nil, keyframes != nil { throw ValidationError("--pick applies to --latents or stdin, not --keyframes.") }
         _ = try pickedPositions()
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
-        guard InterpolationMethod(rawValue: method) != nil else {
-            throw ValidationError("--method '\(method)' is not known (use slerp or lerp).")
-        }
         if walk == nil, keyframes == nil, latents == nil, isatty(STDIN_FILENO) != 0 {
             throw ValidationError("Give --keyframes K, --walk N or --latents FILE, or pipe keyframes to stdin.")
         }
@@ -111,13 +104,13 @@ struct Interpolate: FaceWGANTool {
             guard dimension >= 2 else {
                 throw ValidationError("--walk needs a z-dim of at least 2.")
             }
-            for latent in SphericalRandomWalk(dimension: dimension, count: walk, stepSize: stepSize, seed: seed) {
+            for latent in SphericalRandomWalk(dimension: dimension, count: walk, stepSize: stepSize, seed: seed.seed) {
                 try output.write(latent)
             }
         } else {
             var frames: [[Float]]
             if let keyframes {
-                var normals = GaussianLatents(dimension: dimension, seed: seed)
+                var normals = GaussianLatents(dimension: dimension, seed: seed.seed)
                 frames = (0..<keyframes).map { _ in normals.next() }
             } else {
                 let reader = try LatentReader(path: latents ?? "-", dimension: dimension)
@@ -141,7 +134,7 @@ struct Interpolate: FaceWGANTool {
             if loop && frames.count < 2 {
                 throw FormatError(path: latents ?? "<keyframes>", message: "--loop needs at least 2 keyframes (got \(frames.count))")
             }
-            let path = KeyframePath(keyframes: frames, steps: steps, loop: loop, method: InterpolationMethod(rawValue: method)!)
+            let path = KeyframePath(keyframes: frames, steps: steps, loop: loop, method: method)
             for latent in path { try output.write(latent) }
         }
         try output.flush()

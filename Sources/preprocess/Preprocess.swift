@@ -31,7 +31,7 @@ struct Preprocess: FaceWGANTool {
     @Option(help: "Side of the output images in pixels (train supports 32, 64, 128).")
     var size: Int = 64
 
-    @Option(help: "How the square is cut: center, box (the record's face box), none (the whole image squashed).")
+    @Option(help: "How the square is cut: center, box (the record's face box) or none (the whole image squashed).")
     var crop: CropName = .center
 
     @Option(help: ArgumentHelp("Side of the centre crop in pixels before resizing (default: the shorter side).",
@@ -41,8 +41,8 @@ struct Preprocess: FaceWGANTool {
     @Option(help: "With --crop box: margin added on each side, as a fraction of the box's longer side.")
     var margin: Double = 0.2
 
-    @Option(help: "Resampling filter (Pillow's semantics): lanczos, bicubic, bilinear, box.")
-    var filter: FilterName = .lanczos
+    @Option(help: "Resampling filter (Pillow's semantics).")
+    var filter = ResamplingFilter.lanczos
 
     @Option(help: "Images per shard file.")
     var shardSize: Int = 10_000
@@ -58,9 +58,8 @@ struct Preprocess: FaceWGANTool {
 
     @OptionGroup var common: CommonOptions
 
-
+    /// `--crop`: the cases of `CropMode` without their parameters (--crop-size and --margin give those).
     enum CropName: String, ExpressibleByArgument, CaseIterable { case center, box, none }
-    enum FilterName: String, ExpressibleByArgument, CaseIterable { case lanczos, bicubic, bilinear, box }
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("Give at least one input path, or '-' for stdin.") }
@@ -88,19 +87,22 @@ struct Preprocess: FaceWGANTool {
         case .box: options.crop = .box(margin: margin)
         case .none: options.crop = .none
         }
-        options.filter = ResamplingFilter(rawValue: filter.rawValue)!
+        options.filter = filter
         options.shardSize = shardSize
         options.maxPixels = maxPixels
         options.overwrite = force
         options.strict = strict
         if let threads = common.threads { options.threads = threads }
-        options.quiet = common.quiet
+        let progress = ProgressReporter(label: "preprocess", unit: "images", quiet: common.quiet, interval: 10)
+        options.log = { progress.message($0) }
+        options.progress = { done, total, written in progress.update(done: done, total: total, detail: "\(written) written") }
         do {
+            defer { progress.finish() }
             let summary = try Preprocessor.run(options)
             print(summary.json)
         } catch let error as PreprocessError {
             if let summary = error.summary { print(summary.json) }
-            FileHandle.standardError.write(Data("preprocess: \(error.message)\n".utf8))
+            writeToStandardError("preprocess: \(error.message)\n")
             throw ExitCode(1)
         }
     }

@@ -36,9 +36,6 @@ struct Sample: FaceWGANTool {
     @Option(help: "Number of seeded standard normal latents.")
     var count: Int?
 
-    @Option(help: "Seed of the latents for --count.")
-    var seed: UInt64 = 0
-
     @Option(help: "Latent stream: a text or .npy file, or - for stdin.")
     var latents: String?
 
@@ -66,10 +63,9 @@ struct Sample: FaceWGANTool {
     @Option(help: "Latents per generator pass.")
     var batch = 64
 
+    @OptionGroup var seed: SeedOption
     @OptionGroup var common: CommonOptions
     @OptionGroup var backendOptions: BackendOptions
-
-
 
     func validate() throws {
         guard (out == nil) != (grid == nil) else { throw ValidationError("Give exactly one of --out DIR and --grid FILE.png.") }
@@ -100,7 +96,7 @@ struct Sample: FaceWGANTool {
         if let latents {
             source = .stream(try LatentReader(path: latents, dimension: model.configuration.latentDimension))
         } else {
-            source = .gaussian(count: count!, seed: seed)
+            source = .gaussian(count: count!, seed: seed.seed)
         }
         let destination: SampleDestination
         if let out {

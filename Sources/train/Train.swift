@@ -4,103 +4,147 @@ import FaceWGAN
 import Foundation
 import ToolSupport
 
+/// `train` trains (`Fit`, the default subcommand, so `train --data D --out R` needs no subcommand name);
+/// `train probe` evaluates the gradient probe.
 @main
 struct Train: FaceWGANTool {
     static let configuration = CommandConfiguration(
-        abstract: "Train a WGAN-GP face generator on a shard directory.",
-        discussion: """
-        Algorithm 1 of Gulrajani et al. (2017) with its defaults: lambda 10, 5 critic steps per generator \
-        step, Adam(1e-4, 0, 0.9), batch 64. The image size comes from the shards. RUN/ receives \
-        checkpoint.safetensors (every --checkpoint-every steps, at the end and on SIGINT/SIGTERM), \
-        metrics.jsonl, samples/step-NNNNNN.png and config.json. --resume continues exactly where the \
-        checkpoint left off.
+        abstract: "Train a WGAN-GP face generator on a shard directory, or run the gradient probe.",
+        subcommands: [Fit.self, Probe.self], defaultSubcommand: Fit.self,
+        // `train --help` falls through to the default subcommand, whose help lists the training options.
+        helpNames: [])
+}
 
-        Examples:
-          train --data shards/celeba64 --out runs/celeba64 --steps 6000
-          train --data shards/celeba64 --out runs/celeba64 --steps 8000 --resume
-          train probe --input probe.safetensors --output gradients.safetensors
-        """,
-        subcommands: [Probe.self])
+extension Train {
+    struct Fit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fit",
+            abstract: "Train a WGAN-GP face generator on a shard directory.",
+            usage: "train --data <data> --out <out> [<options>]",
+            discussion: """
+            Algorithm 1 of Gulrajani et al. (2017) with its defaults: lambda 10, 5 critic steps per generator \
+            step, Adam(1e-4, 0, 0.9), batch 64. The image size comes from the shards. RUN/ receives \
+            checkpoint.safetensors (every --checkpoint-every steps, at the end and on SIGINT/SIGTERM), \
+            metrics.jsonl, samples/step-NNNNNN.png and config.json. --resume continues exactly where the \
+            checkpoint left off. `train probe --help` describes the gradient probe.
 
-    @Option(help: "Shard directory written by preprocess.") var data: String?
-    @Option(help: "Run directory (checkpoint, samples, metrics, config).") var out: String?
-    @Option(help: "Generator steps in total (a resumed run continues up to this count).") var steps = 10_000
-    @Option(help: "Batch size.") var batch = 64
-    @Option(name: .customLong("n-critic"), help: "Critic steps per generator step.") var criticIterations = 5
-    @Option(name: .customLong("lambda"), help: "Gradient penalty weight.") var penaltyWeight: Float = 10
-    @Option(help: "Adam learning rate (both networks).") var lr: Float = 1e-4
-    @Option(help: "Adam beta1.") var beta1: Float = 0
-    @Option(help: "Adam beta2.") var beta2: Float = 0.9
-    @Option(name: .customLong("z-dim"), help: "Latent dimension (default 128, or the checkpoint's on --resume).")
-    var latentDimension: Int?
-    @Option(help: "Network width (default 64, or the checkpoint's on --resume).") var width: Int?
-    @Option(help: "Critic normalization: layer or none (default layer, or the checkpoint's on --resume).")
-    var criticNorm: ModelConfiguration.CriticNorm?
-    @Option(help: "Decay of the generator's exponential moving average.") var emaDecay: Float = 0.999
-    @Flag(help: "Mirror real images left-right at random.") var flip = false
-    @Option(help: "Random seed (weights, latents, data order).") var seed: UInt64 = 0
-    @Option(help: "Write the checkpoint every N steps.") var checkpointEvery = 500
-    @Option(help: "Write a sample grid every N steps.") var sampleEvery = 500
-    @Option(help: "Append a metrics line every N steps.") var logEvery = 50
-    @Flag(help: "Continue the run in --out from its checkpoint.") var resume = false
-    @OptionGroup var common: CommonOptions
-    @OptionGroup var backendOptions: BackendOptions
+            Examples:
+              train --data shards/celeba64 --out runs/celeba64 --steps 6000
+              train --data shards/celeba64 --out runs/celeba64 --steps 8000 --resume
+              train probe --input probe.safetensors --output gradients.safetensors
+            """,
+            helpNames: [.short, .long])
 
-    var options: TrainingOptions {
-        var options = TrainingOptions(data: data ?? "", out: out ?? "")
-        options.steps = steps
-        options.hyperparameters.batchSize = batch
-        options.hyperparameters.criticIterations = criticIterations
-        options.hyperparameters.lambda = penaltyWeight
-        options.hyperparameters.learningRate = lr
-        options.hyperparameters.beta1 = beta1
-        options.hyperparameters.beta2 = beta2
-        options.latentDimension = latentDimension
-        options.width = width
-        options.criticNorm = criticNorm
-        options.emaDecay = emaDecay
-        options.flip = flip
-        options.seed = seed
-        options.checkpointEvery = checkpointEvery
-        options.sampleEvery = sampleEvery
-        options.logEvery = logEvery
-        options.resume = resume
-        return options
-    }
+        @Option(help: "Shard directory written by preprocess.") var data: String
+        @Option(help: "Run directory (checkpoint, samples, metrics, config).") var out: String
+        @Option(help: "Generator steps in total (a resumed run continues up to this count).") var steps = 10_000
+        @Option(help: "Batch size.") var batch = 64
+        @Option(name: .customLong("n-critic"), help: "Critic steps per generator step.") var criticIterations = 5
+        @Option(name: .customLong("lambda"), help: "Gradient penalty weight.") var penaltyWeight: Float = 10
+        @Option(help: "Adam learning rate (both networks).") var lr: Float = 1e-4
+        @Option(help: "Adam beta1.") var beta1: Float = 0
+        @Option(help: "Adam beta2.") var beta2: Float = 0.9
+        @Option(name: .customLong("z-dim"), help: "Latent dimension (default 128, or the checkpoint's on --resume).")
+        var latentDimension: Int?
+        @Option(help: "Network width (default 64, or the checkpoint's on --resume).") var width: Int?
+        @Option(help: "Critic normalization (default layer, or the checkpoint's on --resume).")
+        var criticNorm: ModelConfiguration.CriticNorm?
+        @Option(help: "Decay of the generator's exponential moving average.") var emaDecay: Float = 0.999
+        @Flag(help: "Mirror real images left-right at random.") var flip = false
+        @Option(help: "Write the checkpoint every N steps.") var checkpointEvery = 500
+        @Option(help: "Write a sample grid every N steps.") var sampleEvery = 500
+        @Option(help: "Append a metrics line every N steps.") var logEvery = 50
+        @Flag(help: "Continue the run in --out from its checkpoint.") var resume = false
+        @OptionGroup var seed: SeedOption
+        @OptionGroup var common: CommonOptions
+        @OptionGroup var backendOptions: BackendOptions
 
-    // Checked in run(), not validate(): the parser validates this command for `train probe` too.
-    func checkOptions() throws {
-        guard data != nil else { throw ValidationError("Missing expected argument '--data <data>'") }
-        guard out != nil else { throw ValidationError("Missing expected argument '--out <out>'") }
-        do { try options.validate() } catch { throw ValidationError("\(error)") }
-    }
+        var options: TrainingOptions {
+            var options = TrainingOptions(data: data, out: out)
+            options.steps = steps
+            options.hyperparameters.batchSize = batch
+            options.hyperparameters.criticIterations = criticIterations
+            options.hyperparameters.lambda = penaltyWeight
+            options.hyperparameters.learningRate = lr
+            options.hyperparameters.beta1 = beta1
+            options.hyperparameters.beta2 = beta2
+            options.latentDimension = latentDimension
+            options.width = width
+            options.criticNorm = criticNorm
+            options.emaDecay = emaDecay
+            options.flip = flip
+            options.seed = seed.seed
+            options.checkpointEvery = checkpointEvery
+            options.sampleEvery = sampleEvery
+            options.logEvery = logEvery
+            options.resume = resume
+            return options
+        }
 
-    func run() throws {
-        try checkOptions()
-        common.prepareEngine()
-        let terminal = isatty(STDERR_FILENO) == 1 && !common.quiet
-        let backend = try backendOptions.makeBackend()
-        common.message("kernels: \(describe(backend)), \(Parallel.threadCount) threads")
-        let run = try TrainingRun(options: options, backend: backend,
-                                  report: { common.message(terminal ? "\r\u{1B}[K" + $0 : $0) },
-                                  progress: terminal ? { FileHandle.standardError.write(Data(("\r\u{1B}[K" + $0).utf8)) } : nil)
-        let outcome = try run.run()
-        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
-        switch outcome {
-        case .finished:
-            common.message("done: \(run.step) steps; checkpoint \(run.checkpointPath)")
-        case .interrupted(let signal):
-            FileHandle.standardError.write(Data((run.interruptionMessage(signal: signal) + "\n").utf8))
-            throw ExitCode(128 + signal)
+        func validate() throws {
+            do {
+                try options.validate()
+            } catch let error as TrainingOptions.InvalidField {
+                throw ValidationError("\(Self.flag(for: error.field)) \(error.requirement)")
+            }
+        }
+
+        /// The option that sets a field of `TrainingOptions`.
+        static func flag(for field: TrainingOptions.Field) -> String {
+            switch field {
+            case .steps: return "--steps"
+            case .batchSize: return "--batch"
+            case .criticIterations: return "--n-critic"
+            case .lambda: return "--lambda"
+            case .learningRate: return "--lr"
+            case .beta1: return "--beta1"
+            case .beta2: return "--beta2"
+            case .emaDecay: return "--ema-decay"
+            case .checkpointEvery: return "--checkpoint-every"
+            case .sampleEvery: return "--sample-every"
+            case .logEvery: return "--log-every"
+            case .width: return "--width"
+            case .latentDimension: return "--z-dim"
+            }
+        }
+
+        func run() throws {
+            common.prepareEngine()
+            let terminal = isatty(STDERR_FILENO) == 1 && !common.quiet
+            let backend = try backendOptions.makeBackend()
+            common.message("kernels: \(describe(backend)), \(Parallel.threadCount) threads")
+            var status: ProgressReporter?
+            let run = try TrainingRun(options: options, backend: backend,
+                                      report: { text in
+                                          guard !common.quiet else { return }
+                                          if let status { status.message(text) } else { common.message(text) }
+                                      },
+                                      progress: terminal ? { status?.update(done: $0.step, total: $0.total, detail: $0.detail) } : nil)
+            status = ProgressReporter(label: "train", unit: "steps", quiet: !terminal, startingAt: run.step)
+            let outcome = try run.run()
+            status?.finish()
+            switch outcome {
+            case .finished:
+                common.message("done: \(run.step) steps; checkpoint \(run.checkpointPath)")
+            case .interrupted(let signal):
+                writeToStandardError(run.interruptionMessage(signal: signal) + "\n")
+                throw ExitCode(128 + signal)
+            }
         }
     }
 }
 
-extension ModelConfiguration.CriticNorm: ExpressibleByArgument {}
+extension TrainingProgress {
+    /// The losses and throughput after the step count on the status line.
+    var detail: String {
+        String(format: "W %.3f, penalty %.3f, %.1f img/s", wasserstein, penalty, imagesPerSecond)
+    }
+}
 
 extension Train {
     struct Probe: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "probe",
             abstract: "Evaluate one critic and one generator loss with all parameter gradients.",
             discussion: """
             The input safetensors file holds generator.<name> and critic.<name> weights (PyTorch names \
@@ -111,7 +155,8 @@ extension Train {
 
             Example:
               train probe --input probe.safetensors --output gradients.safetensors
-            """)
+            """,
+            helpNames: [.short, .long])
 
         @Option(help: "Probe input (safetensors).") var input: String
         @Option(help: "Where to write the losses and gradients (safetensors).") var output: String

@@ -35,10 +35,7 @@ final class CriticTests: XCTestCase {
             let critic = Critic(configuration, backend: backend)
             var random = RandomGenerator(seed: seed &+ attempt &* 1000)
             critic.initialize(random: &random)
-            for slot in critic.parameters.slots where slot.name.hasPrefix("norm") {
-                let base: Float = slot.name.hasSuffix("weight") ? 1 : 0
-                critic.parameters.set(slot, GradientCheck.randomArray(slot.count, random: &random, scale: 0.3).map { $0 + base })
-            }
+            GradientCheck.perturbNormalizations(critic.parameters, random: &random)
             let images = Tensor(shape: [batch, 3, 32, 32])
             random.fillUniform(images.buffer, low: -1, high: 1)
             let fixture = Fixture(critic: critic, images: images, primalSeed: GradientCheck.randomArray(seeded, random: &random))
@@ -97,20 +94,24 @@ final class CriticTests: XCTestCase {
         return critic.parameters.gradients.clone()
     }
 
+    /// Every parameter tensor's `gradients` against kink-aware directional differences of `loss`.
+    func assertParameterGradients(_ fixture: Fixture, _ gradients: Tensor, _ label: String, loss: @escaping () -> Double,
+                                  file: StaticString = #filePath, line: UInt = #line) {
+        let parameters = fixture.critic.parameters
+        for slot in parameters.slots {
+            let analytic = Array(UnsafeBufferPointer(start: gradients.pointer + slot.offset, count: slot.count))
+            let result = GradientCheck.directionalKeepingPattern(
+                values: parameters.value(slot), count: slot.count, analytic: analytic,
+                pattern: { self.signs(fixture) }, loss: loss, file: file, line: line)
+            GradientCheck.assertClose(result, relative: relative, absolute: absolute, "\(label) \(slot.name)", file: file, line: line)
+        }
+    }
+
     func testDualBackwardGivesThePenaltyGradient() {
         for backend in TestBackends.fp32() {
             for norm in ModelConfiguration.CriticNorm.allCases {
                 let fixture = makeFixture(norm: norm, seed: 31, backend: backend)
-                let critic = fixture.critic
-                let gradients = analyticGradient(fixture)
-                for slot in critic.parameters.slots {
-                    let analytic = Array(UnsafeBufferPointer(start: gradients.pointer + slot.offset, count: slot.count))
-                    let result = GradientCheck.directionalKeepingPattern(
-                        values: critic.parameters.value(slot), count: slot.count, analytic: analytic,
-                        pattern: { self.signs(fixture) }, loss: { self.objective(fixture) })
-                    GradientCheck.assertClose(result, relative: relative, absolute: absolute,
-                                              "\(backend.name) \(norm) \(slot.name)")
-                }
+                assertParameterGradients(fixture, analyticGradient(fixture), "\(backend.name) \(norm)") { self.objective(fixture) }
             }
         }
     }
@@ -131,15 +132,7 @@ final class CriticTests: XCTestCase {
                 try! fixture.primalSeed.withUnsafeBufferPointer {
                     try critic.dualBackward(pass, primalSeed: $0.baseAddress!, seededSamples: seeded)
                 }
-                let gradients = critic.parameters.gradients.clone()
-                for slot in critic.parameters.slots {
-                    let analytic = Array(UnsafeBufferPointer(start: gradients.pointer + slot.offset, count: slot.count))
-                    let result = GradientCheck.directionalKeepingPattern(
-                        values: critic.parameters.value(slot), count: slot.count, analytic: analytic,
-                        pattern: { self.signs(fixture) }, loss: seededScores)
-                    GradientCheck.assertClose(result, relative: relative, absolute: absolute,
-                                              "\(backend.name) \(norm) \(slot.name)")
-                }
+                assertParameterGradients(fixture, critic.parameters.gradients.clone(), "\(backend.name) \(norm)", loss: seededScores)
             }
         }
     }

@@ -94,7 +94,7 @@ final class ImagesCodecTests: XCTestCase {
             for orientation in 1...8 {
                 let bytes = try ImageEncoder.jpeg(samples: image.pixels, width: 32, height: 16, components: 3, quality: 95,
                                                   orientation: orientation, exifBigEndian: bigEndian)
-                let decoder = ImageDecoder()
+                let decoder = try ImageDecoder()
                 let header = try bytes.withUnsafeBytes { try decoder.readHeader($0) }
                 XCTAssertEqual(header.orientation, orientation)
                 let decoded = try bytes.withUnsafeBytes { _ = try decoder.readHeader($0); return try decoder.decode() }
@@ -114,7 +114,7 @@ final class ImagesCodecTests: XCTestCase {
     func testDCTScaling() throws {
         let image = Self.quadrants(width: 64, height: 48)
         let bytes = try ImageEncoder.jpeg(image, quality: 95)
-        let decoder = ImageDecoder()
+        let decoder = try ImageDecoder()
         for numerator in [1, 2, 3, 4, 8] {
             let scaled = try bytes.withUnsafeBytes { raw -> RGBImage in
                 _ = try decoder.readHeader(raw)

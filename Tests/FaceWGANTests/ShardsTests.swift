@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import FaceWGAN
 
-/// A .npy reader written separately from Npy.parseHeader, so the shards are checked by an
+/// A .npy reader written separately from Npy.readHeader, so the shards are checked by an
 /// independent parser: it handles exactly what numpy.save writes for a 1.0 |u1 array.
 struct IndependentNpy {
     var shape: [Int]
@@ -55,42 +55,6 @@ final class ShardsTests: XCTestCase {
                 offset += chunk
             }
             XCTAssertEqual(hasher.finalizeHex(), SHA256.hex(bytes), "chunk \(chunk)")
-        }
-    }
-
-    // MARK: .npy
-
-    func testNpyHeaderIsWhatNumpyWrites() {
-        let header = Npy.header(descr: "|u1", shape: [2, 64, 64, 3])
-        XCTAssertEqual(header.count, 128)
-        XCTAssertEqual(header.last, 0x0A)
-        let text = String(decoding: header[10...], as: UTF8.self)
-        XCTAssertTrue(text.hasPrefix("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 64, 64, 3), }   "))
-        XCTAssertTrue(String(decoding: Npy.header(descr: "<f4", shape: [5])[10...], as: UTF8.self)
-            .hasPrefix("{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }"))
-        // A header padded for a larger count has the same length whatever the count.
-        XCTAssertEqual(Npy.header(descr: "|u1", shape: [1, 9, 9, 3], paddedFor: [99_999_999, 9, 9, 3]).count,
-                       Npy.header(descr: "|u1", shape: [99_999_999, 9, 9, 3]).count)
-    }
-
-    func testNpyParseRoundTripAndRefusals() throws {
-        let header = Npy.header(descr: "|u1", shape: [3, 2, 2, 3])
-        let info = try Npy.parseHeader(header, fileSize: header.count + 36)
-        XCTAssertEqual(info.shape, [3, 2, 2, 3])
-        XCTAssertEqual(info.dataOffset, 128)
-        XCTAssertEqual(info.descr, "|u1")
-        XCTAssertFalse(info.fortranOrder)
-        XCTAssertThrowsError(try Npy.parseHeader(header, fileSize: header.count + 35)) { error in
-            XCTAssertEqual((error as? Npy.FormatError)?.field, "data")
-        }
-        XCTAssertThrowsError(try Npy.parseHeader(Array("not a numpy file at all".utf8), fileSize: 23))
-        XCTAssertThrowsError(try Npy.parseHeader(Array(header[0..<60]), fileSize: 60)) { error in
-            XCTAssertEqual((error as? Npy.FormatError)?.field, "header")
-        }
-        var odd = header
-        odd.replaceSubrange(21..<24, with: Array("<c8".utf8))
-        XCTAssertThrowsError(try Npy.parseHeader(odd, fileSize: 10_000)) { error in
-            XCTAssertEqual((error as? Npy.FormatError)?.field, "descr")
         }
     }
 

@@ -32,11 +32,7 @@ final class WGANGPLossTests: XCTestCase {
         var random = RandomGenerator(seed: seed)
         generator.initialize(random: &random)
         critic.initialize(random: &random)
-        // Perturb the normalization parameters away from 1 / 0 so that every term of their gradients shows.
-        for slot in critic.parameters.slots where slot.name.hasPrefix("norm") {
-            let base: Float = slot.name.hasSuffix("weight") ? 1 : 0
-            critic.parameters.set(slot, GradientCheck.randomArray(slot.count, random: &random, scale: 0.3).map { $0 + base })
-        }
+        GradientCheck.perturbNormalizations(critic.parameters, random: &random)
         let real = Tensor(shape: [batch, 3, 32, 32])
         random.fillUniform(real.buffer, low: -1, high: 1)
         let z = Tensor.random([batch, 8], random: &random)

@@ -73,6 +73,15 @@ public enum GradientCheck {
         return sum
     }
 
+    /// Moves the critic's layer-norm scales and offsets (`norm*` slots) away from 1 / 0, so that every
+    /// term of their gradients shows.
+    public static func perturbNormalizations(_ store: ParameterStore, random: inout RandomGenerator) {
+        for slot in store.slots where slot.name.hasPrefix("norm") {
+            let base: Float = slot.name.hasSuffix("weight") ? 1 : 0
+            store.set(slot, randomArray(slot.count, random: &random, scale: 0.3).map { $0 + base })
+        }
+    }
+
     public static func randomArray(_ count: Int, random: inout RandomGenerator, scale: Float = 1) -> [Float] {
         var values = [Float](repeating: 0, count: count)
         values.withUnsafeMutableBufferPointer { random.fillNormal($0) }

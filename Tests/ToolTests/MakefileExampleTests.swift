@@ -54,7 +54,7 @@ final class MakefileExampleTests: XCTestCase {
         process.currentDirectoryURL = directory ?? root
         process.environment = environment
         let log = (directory ?? root).appendingPathComponent(".make-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle

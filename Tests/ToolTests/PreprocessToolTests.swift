@@ -79,7 +79,8 @@ final class PreprocessToolTests: XCTestCase {
 
     func readShard(_ path: String) throws -> (shape: [Int], data: [UInt8]) {
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        let info = try Npy.parseHeader(Array(bytes.prefix(4096)), fileSize: bytes.count)
+        let info = try Npy.readHeader(bytes, path: path)
+        try Npy.checkImages(info, count: info.shape.first ?? 0, size: info.shape.count > 1 ? info.shape[1] : 0, fileSize: bytes.count, path: path)
         XCTAssertEqual(info.descr, "|u1")
         return (info.shape, Array(bytes[info.dataOffset...]))
     }

@@ -110,7 +110,7 @@ final class TrainToolTests: XCTestCase {
 
     func testBackendOptionsAreChecked() throws {
         let out = root.appendingPathComponent("run").path
-        for (arguments, message) in [(["--backend", "cuda"], "--backend 'cuda'"), (["--precision", "fp16"], "--precision 'fp16'"),
+        for (arguments, message) in [(["--backend", "cuda"], "'cuda' is invalid for '--backend"), (["--precision", "fp16"], "'fp16' is invalid for '--precision"),
                                      (["--backend", "blas", "--precision", "bf16"], "needs the onednn backend")] {
             let result = try train(out, ["--steps", "1"] + arguments)
             XCTAssertEqual(result.status, 2, "\(arguments)")
@@ -173,6 +173,7 @@ final class TrainToolTests: XCTestCase {
         XCTAssertEqual(try train(out, ["--steps", "2"]).status, 0)
         let result = try train(out, ["--steps", "50", "--resume", "--lr", "1e30", "--checkpoint-every", "1", "--sample-every", "1000"])
         XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.standardError.hasPrefix("train: step "), "a runtime error is '<tool>: <message>': \(result.standardError)")
         XCTAssertTrue(result.standardError.contains("training stopped"), result.standardError)
         XCTAssertTrue(result.standardError.contains("step "), result.standardError)
         let checkpoint = try Checkpoint.read(path: out + "/checkpoint.safetensors")

@@ -78,17 +78,8 @@ public final class ShardDataset {
         }
         let bytes = UnsafeRawBufferPointer(start: base, count: length)
         do {
-            let info: Npy.ArrayInfo
-            do { info = try Npy.parseHeader(Array(bytes.prefix(min(length, 65536))), fileSize: length) } catch {
-                throw FormatError(path: path, message: "bad .npy header: \(error)")
-            }
-            guard info.descr == "|u1" || info.descr == "<u1", !info.fortranOrder,
-                  info.shape == [entry.count, imageSize, imageSize, 3] else {
-                throw FormatError(path: path, message: "holds \(info.descr) \(info.shape), index.json says |u1 [\(entry.count), \(imageSize), \(imageSize), 3]")
-            }
-            guard info.dataOffset + info.dataSize == length else {
-                throw FormatError(path: path, message: "size \(length) bytes, expected \(info.dataOffset + info.dataSize) (truncated or padded)")
-            }
+            let info = try Npy.readHeader(bytes, path: path)
+            try Npy.checkImages(info, count: entry.count, size: imageSize, fileSize: length, path: path)
             if verify {
                 var hash = SHA256()
                 hash.update(bytes)

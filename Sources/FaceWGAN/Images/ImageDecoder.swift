@@ -71,9 +71,17 @@ public final class ImageDecoder {
     private var pending: ImageFormat?
     private var header: ImageHeader?
 
-    public init() {
-        guard let jpeg = fw_jpeg_decoder_create(), let png = fw_png_decoder_create() else {
-            fatalError("out of memory creating the image decoders")
+    /// The codecs' state could not be allocated (out of memory).
+    public struct AllocationError: Error, CustomStringConvertible {
+        public var description: String { "out of memory creating the JPEG and PNG decoders" }
+    }
+
+    public init() throws {
+        let jpeg = fw_jpeg_decoder_create(), png = fw_png_decoder_create()
+        guard let jpeg, let png else {
+            if let jpeg { fw_jpeg_decoder_destroy(jpeg) }
+            if let png { fw_png_decoder_destroy(png) }
+            throw AllocationError()
         }
         self.jpeg = jpeg
         self.png = png

@@ -11,7 +11,7 @@ import Darwin
 /// on stdin too):
 /// - text: one latent per line, Z numbers separated by spaces or tabs; blank lines and lines whose
 ///   first non-blank character is `#` are skipped; CRLF line ends are accepted;
-/// - NumPy .npy (format 1.0 or 2.0), dtype `<f4`, C order, shape (N, Z).
+/// - NumPy .npy (format 1.0 or 2.0), dtype `<f4`, C order, shape (N, Z) (read by `Npy`).
 ///
 /// Every error is a FormatError naming the stream ("<stdin>" or the path) and the line (text) or
 /// row (.npy): a wrong count of numbers, a non-number, NaN or infinity, an empty stream, a
@@ -56,9 +56,9 @@ public final class LatentReader {
         self.name = name
         self.dimension = dimension
         input = ByteInput(descriptor: descriptor, name: name, closeWhenDone: closeWhenDone)
-        if try input.startsWith(NpyLatentHeader.magic) {
+        if try input.startsWith(Npy.magic) {
             format = .npy
-            let header = try NpyLatentHeader.read(from: input, name: name)
+            let header = try Npy.checkLatents(Npy.readHeader(path: name, read: input.readBytes), path: name)
             guard header.columns == dimension else {
                 throw FormatError(path: name, message: ".npy shape (\(header.rows), \(header.columns)): latents have "
                     + "\(header.columns) numbers, expected \(dimension) (the generator's z-dim)")
@@ -182,97 +182,6 @@ public final class LatentReader {
     }
 }
 
-/// The header of a float32 (N, Z) .npy: magic "\x93NUMPY", version major.minor, header length
-/// (2 bytes little-endian in 1.0, 4 in 2.0), then a Python dict literal with 'descr',
-/// 'fortran_order' and 'shape'.
-struct NpyLatentHeader {
-    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
-    var rows: Int
-    var columns: Int
-
-    static func read(from input: ByteInput, name: String) throws -> NpyLatentHeader {
-        var prefix = [UInt8](repeating: 0, count: 8)
-        guard try prefix.withUnsafeMutableBytes({ try input.readExactly(into: $0) }) else {
-            throw FormatError(path: name, message: "truncated .npy header")
-        }
-        let major = prefix[6], minor = prefix[7]
-        let lengthBytes: Int
-        switch major {
-        case 1: lengthBytes = 2
-        case 2: lengthBytes = 4
-        default:
-            throw FormatError(path: name, message: ".npy format version \(major).\(minor) is not supported "
-                + "(use 1.0 or 2.0, what numpy.save writes)")
-        }
-        var lengthField = [UInt8](repeating: 0, count: lengthBytes)
-        guard try lengthField.withUnsafeMutableBytes({ try input.readExactly(into: $0) }) else {
-            throw FormatError(path: name, message: "truncated .npy header")
-        }
-        let headerLength = lengthField.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        guard headerLength <= 1 << 20 else {
-            throw FormatError(path: name, message: ".npy header of \(headerLength) bytes is too long")
-        }
-        var headerBytes = [UInt8](repeating: 0, count: headerLength)
-        guard try headerBytes.withUnsafeMutableBytes({ try input.readExactly(into: $0) }) else {
-            throw FormatError(path: name, message: "truncated .npy header")
-        }
-        let header = String(decoding: headerBytes, as: UTF8.self)
-        return try parse(header, name: name)
-    }
-
-    /// Parses the dict literal, e.g. "{'descr': '<f4', 'fortran_order': False, 'shape': (16, 128), }".
-    static func parse(_ header: String, name: String) throws -> NpyLatentHeader {
-        func value(after key: String) -> Substring? {
-            guard let keyRange = header.range(of: "'\(key)'") ?? header.range(of: "\"\(key)\"") else { return nil }
-            var rest = header[keyRange.upperBound...].drop { $0 == " " }
-            guard rest.first == ":" else { return nil }
-            rest = rest.dropFirst().drop { $0 == " " }
-            return rest
-        }
-        guard let descrText = value(after: "descr"), let quote = descrText.first, quote == "'" || quote == "\"",
-              let close = descrText.dropFirst().firstIndex(of: quote)
-        else { throw FormatError(path: name, message: ".npy header has no readable 'descr': \(header)") }
-        let descr = String(descrText[descrText.index(after: descrText.startIndex)..<close])
-        guard descr == "<f4" else {
-            throw FormatError(path: name, message: ".npy dtype '\(descr)' is not supported: latents must be "
-                + "little-endian float32 ('<f4'), e.g. numpy.save(path, z.astype(numpy.float32))")
-        }
-        guard let order = value(after: "fortran_order") else {
-            throw FormatError(path: name, message: ".npy header has no 'fortran_order'")
-        }
-        guard order.hasPrefix("False") else {
-            throw FormatError(path: name, message: ".npy in Fortran order is not supported (save a C-order array, "
-                + "e.g. numpy.ascontiguousarray)")
-        }
-        guard let shapeText = value(after: "shape"), shapeText.first == "(", let end = shapeText.firstIndex(of: ")") else {
-            throw FormatError(path: name, message: ".npy header has no readable 'shape'")
-        }
-        let parts = shapeText[shapeText.index(after: shapeText.startIndex)..<end]
-            .split(separator: ",").map { $0.trimmingBlanks() }.filter { !$0.isEmpty }
-        let dimensions = parts.compactMap { Int($0) }
-        guard dimensions.count == parts.count, dimensions.allSatisfy({ $0 >= 0 }) else {
-            throw FormatError(path: name, message: ".npy shape '\(shapeText[...end])' is not readable")
-        }
-        guard dimensions.count == 2 else {
-            throw FormatError(path: name, message: ".npy shape \(shapeText[...end]) has \(dimensions.count) "
-                + "dimension\(dimensions.count == 1 ? "" : "s"), expected 2: (N, Z)")
-        }
-        guard dimensions[1] >= 1, dimensions[0].multipliedReportingOverflow(by: dimensions[1]).overflow == false else {
-            throw FormatError(path: name, message: ".npy shape \(shapeText[...end]) is not usable")
-        }
-        return NpyLatentHeader(rows: dimensions[0], columns: dimensions[1])
-    }
-}
-
-private extension Substring {
-    func trimmingBlanks() -> Substring {
-        var text = self
-        while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
-        while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
-        return text
-    }
-}
-
 /// Buffered reads from a file descriptor: whole lines (into a NUL-terminated scratch buffer) or
 /// exact byte counts, with memory bounded by the longest line allowed.
 final class ByteInput {
@@ -356,6 +265,12 @@ final class ByteInput {
         line.append(contentsOf: buffer[start..<lineEnd])
         line.append(0)
         start = lineEnd + skip
+    }
+
+    /// The next `count` bytes; nil when the input ends first.
+    func readBytes(_ count: Int) throws -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        return try bytes.withUnsafeMutableBytes { try readExactly(into: $0) } ? bytes : nil
     }
 
     /// Fills `destination` completely; false when the input ends first.

@@ -17,11 +17,12 @@ public struct PreprocessOptions: Sendable {
     public var overwrite = false
     public var strict = false
     public var threads = System.coreCount
-    public var quiet = false
-    /// Where skip messages and progress go (stderr in the tool).
-    public var log: @Sendable (String) -> Void = { message in
-        FileHandle.standardError.write(Data(message.utf8))
-    }
+    /// Gets one line per skipped input ("preprocess: skipped NAME: REASON: DETAIL", without a newline);
+    /// the tool prints it on stderr.
+    public var log: @Sendable (String) -> Void = { _ in }
+    /// Called after each input is written or skipped, in input order: inputs done, inputs in all,
+    /// images written so far. The tool draws it as progress.
+    public var progress: @Sendable (_ done: Int, _ total: Int, _ written: Int) -> Void = { _, _, _ in }
 
     public init(inputs: [InputRecord], outputDirectory: String) {
         self.inputs = inputs
@@ -90,10 +91,9 @@ public enum Preprocessor {
         let chunkCapacity = max(threads, min(256, (32 << 20) / imageBytes))
         let chunks = (0..<2).map { _ in Chunk(capacity: chunkCapacity, imageBytes: imageBytes) }
         let available = (0..<2).map { _ in DispatchSemaphore(value: 1) }
-        let workers = (0..<threads).map { _ in Worker() }
+        let workers = try (0..<threads).map { _ in try Worker() }
         let writerQueue = DispatchQueue(label: "preprocess.writer")
         let state = RunState()
-        let progress = Progress(total: records.count, quiet: options.quiet, log: options.log)
 
         var next = 0
         var chunkNumber = 0
@@ -130,20 +130,19 @@ public enum Preprocessor {
                         }
                     case .skipped(let skip):
                         state.count(skip.reason)
-                        options.log("preprocess: skipped \(record.label): \(skip.reason.rawValue): \(skip.message)\n")
+                        options.log("preprocess: skipped \(record.label): \(skip.reason.rawValue): \(skip.message)")
                         if options.strict {
                             state.stop(with: "--strict: stopping at the first skipped input (\(record.label))", strict: true)
                             return
                         }
                     }
-                    progress.advance(written: writer.count)
+                    options.progress(chunk.start + i + 1, records.count, writer.count)
                 }
             }
             next += chunk.count
             chunkNumber += 1
         }
         writerQueue.sync {}
-        progress.finish()
 
         var summary = PreprocessSummary()
         summary.outputDirectory = options.outputDirectory
@@ -245,12 +244,14 @@ final class RunState {
 
 /// Per-thread state: codecs, resampler and the file buffer, reused from image to image.
 final class Worker {
-    let decoder = ImageDecoder()
+    let decoder: ImageDecoder
     let resampler = Resampler()
     private var file: UnsafeMutableRawPointer = .allocate(byteCount: 1 << 20, alignment: 16)
     private var fileCapacity = 1 << 20
     /// Files larger than this are refused before reading (no photo is near it).
     static let maxFileBytes = 1 << 30
+
+    init() throws { decoder = try ImageDecoder() }
 
     deinit { file.deallocate() }
 
@@ -351,63 +352,5 @@ enum Monotonic {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-    }
-}
-
-/// A progress bar with rate and ETA on a terminal, a line every 10 s otherwise, nothing when quiet.
-final class Progress {
-    private let total: Int
-    private let quiet: Bool
-    private let terminal: Bool
-    private let log: @Sendable (String) -> Void
-    private let start = Monotonic.now()
-    private var done = 0
-    private var written = 0
-    private var lastReport = Monotonic.now()
-    private var drew = false
-
-    init(total: Int, quiet: Bool, log: @escaping @Sendable (String) -> Void) {
-        self.total = total
-        self.quiet = quiet
-        self.log = log
-        terminal = isatty(2) != 0
-    }
-
-    func advance(written: Int) {
-        done += 1
-        self.written = written
-        guard !quiet else { return }
-        let now = Monotonic.now()
-        if now - lastReport >= (terminal ? 0.1 : 10) || (terminal && done == total) {
-            lastReport = now
-            report(now)
-        }
-    }
-
-    private func report(_ now: Double) {
-        let elapsed = max(now - start, 1e-9)
-        let rate = Double(done) / elapsed
-        let eta = rate > 0 ? Double(total - done) / rate : 0
-        let fraction = total > 0 ? Double(done) / Double(total) : 1
-        let stats = "\(done)/\(total) \(String(format: "%.0f", rate)) images/s ETA \(Self.clock(eta))"
-        if terminal {
-            let width = 30
-            let filled = Int(fraction * Double(width))
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            log("\r[\(bar)] \(String(format: "%5.1f", fraction * 100))% \(stats)\u{1B}[K")
-            drew = true
-        } else {
-            log("preprocess: \(stats), \(written) written\n")
-        }
-    }
-
-    func finish() {
-        if drew { log("\n") }
-    }
-
-    static func clock(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
-            : String(format: "%d:%02d", s / 60, s % 60)
     }
 }

@@ -10,9 +10,9 @@ extension Checkpoint {
             throw FormatError(path: path, message: "no such checkpoint file or run directory")
         }
         guard isDirectory.boolValue else { return path }
-        let file = (path.hasSuffix("/") ? path : path + "/") + "checkpoint.safetensors"
+        let file = (path.hasSuffix("/") ? path : path + "/") + fileName
         guard FileManager.default.fileExists(atPath: file) else {
-            throw FormatError(path: path, message: "is a directory without checkpoint.safetensors (not a run directory?)")
+            throw FormatError(path: path, message: "is a directory without \(fileName) (not a run directory?)")
         }
         return file
     }

@@ -92,4 +92,10 @@ public final class ContactSheet {
         }
         return (pixels, layout)
     }
+
+    /// The sheet as an 8-bit RGB PNG; nil before any tile.
+    public func png() throws -> [UInt8]? {
+        guard let (pixels, layout) = render() else { return nil }
+        return try ImageEncoder.png(samples: pixels, width: layout.width, height: layout.height, colorType: .rgb)
+    }
 }

@@ -133,8 +133,7 @@ public final class Sampler {
             done += filled
             progress(done, total)
         }
-        if let sheet, let sheetFile, let (pixels, layout) = sheet.render() {
-            let png = try ImageEncoder.png(samples: pixels, width: layout.width, height: layout.height, colorType: .rgb)
+        if let sheet, let sheetFile, let png = try sheet.png() {
             try sheetFile.write(png)
             try sheetFile.commit(directorySync: .bestEffort)
         }

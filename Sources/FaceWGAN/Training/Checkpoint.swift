@@ -8,6 +8,8 @@ import FaceEngine
 public struct Checkpoint {
     public static let format = "facewgan-checkpoint"
     public static let version = 1
+    /// The checkpoint's name in a run directory.
+    public static let fileName = "checkpoint.safetensors"
 
     public var configuration: ModelConfiguration
     public var metadata: [String: String]
@@ -41,23 +43,17 @@ public struct Checkpoint {
             throw FormatError(path: path, message: "not a FaceWGAN checkpoint (metadata 'format' is "
                 + "\(file.metadata["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)')")
         }
-        guard let versionText = file.metadata["version"], let version = Int(versionText) else {
-            throw FormatError(path: path, message: "metadata 'version' is missing or not an integer")
-        }
+        let version = try file.metadata.integer("version", path: path)
         guard version == Self.version else {
             throw FormatError(path: path, message: "checkpoint format version \(version) is not supported (this build reads version \(Self.version))")
-        }
-        func integer(_ key: String) throws -> Int {
-            guard let text = file.metadata[key], let value = Int(text) else {
-                throw FormatError(path: path, message: "metadata '\(key)' is missing or not an integer")
-            }
-            return value
         }
         guard let norm = ModelConfiguration.CriticNorm(rawValue: file.metadata["critic_norm"] ?? "") else {
             throw FormatError(path: path, message: "metadata 'critic_norm' must be 'layer' or 'none'")
         }
-        let configuration = ModelConfiguration(imageSize: try integer("image_size"), width: try integer("width"),
-                                               latentDimension: try integer("z_dim"), criticNorm: norm)
+        let configuration = ModelConfiguration(imageSize: try file.metadata.integer("image_size", path: path),
+                                               width: try file.metadata.integer("width", path: path),
+                                               latentDimension: try file.metadata.integer("z_dim", path: path),
+                                               criticNorm: norm)
         do { try configuration.validate() } catch { throw FormatError(path: path, message: "metadata: \(error)") }
         var checkpoint = Checkpoint(configuration: configuration, metadata: file.metadata, tensors: file.tensors, path: path)
         checkpoint.metadata = file.metadata
@@ -88,5 +84,77 @@ public struct Checkpoint {
         let generator = Generator(configuration, backend: backend)
         try load(generator, prefix: useEMA ? "generator_ema." : "generator.")
         return generator
+    }
+}
+
+// MARK: - Training state
+
+extension Checkpoint {
+    /// The whole state of a training run: the trainer's generator (`generator.*`), critic (`critic.*`)
+    /// and Adam moments (`adam.<network>.m.*` / `.v.*`), the EMA generator (`generator_ema.*`), and as
+    /// metadata the trainer's RNG state (`rng_state`), hyperparameters, Adam steps and precision.
+    /// `metadata` adds what the run knows (step, seed, data position and fingerprint, EMA decay, ...).
+    /// BatchNorm statistics are stored as they are: recompute them first (see `TrainingRun`).
+    public init(trainer: WGANGPTrainer, ema: Generator, metadata: [String: String]) {
+        let hyper = trainer.hyperparameters
+        var metadata = metadata
+        metadata["rng_state"] = trainer.random.state.map { String($0, radix: 16) }.joined(separator: " ")
+        metadata["batch_size"] = String(hyper.batchSize)
+        metadata["n_critic"] = String(hyper.criticIterations)
+        metadata["lambda"] = "\(hyper.lambda)"
+        metadata["lr"] = "\(hyper.learningRate)"
+        metadata["beta1"] = "\(hyper.beta1)"
+        metadata["beta2"] = "\(hyper.beta2)"
+        metadata["adam_generator_step"] = String(trainer.generatorOptimizer.step)
+        metadata["adam_critic_step"] = String(trainer.criticOptimizer.step)
+        metadata["precision"] = trainer.generator.backend.precision.rawValue
+        self.init(configuration: trainer.configuration, metadata: metadata)
+        store(trainer.generator, prefix: "generator.")
+        store(ema, prefix: "generator_ema.")
+        store(trainer.critic)
+        for optimizer in Self.optimizers(of: trainer) {
+            for (key, moment, slot) in optimizer.moments {
+                let values = Array(UnsafeBufferPointer(start: moment + slot.offset, count: slot.count))
+                tensors[key] = SafetensorsTensor(shape: slot.shape, values: values)
+            }
+        }
+    }
+
+    /// Puts this checkpoint's training state back: the generator, critic and EMA weights and
+    /// statistics, both Adam optimizers (moments and step) and the trainer's RNG. The hyperparameters,
+    /// step and data position stay the caller's to read from `metadata`. Errors name the file and the
+    /// tensor or metadata key; the trainer may be partly overwritten when one is thrown.
+    public func restore(into trainer: WGANGPTrainer, ema: Generator) throws {
+        try load(trainer.generator, prefix: "generator.")
+        try trainer.critic.parameters.load(from: tensors, prefix: "critic.", path: path)
+        try load(ema, prefix: "generator_ema.")
+        for optimizer in Self.optimizers(of: trainer) {
+            for (key, moment, slot) in optimizer.moments {
+                guard let saved = tensors[key], saved.shape == slot.shape else {
+                    throw FormatError(path: path, message: "tensor '\(key)' is missing or has the wrong shape")
+                }
+                (moment + slot.offset).update(from: saved.values, count: slot.count)
+            }
+            optimizer.adam.restore(step: try metadata.integer(optimizer.stepKey, path: path))
+        }
+        let words = (metadata["rng_state"] ?? "").split(separator: " ").compactMap { UInt64($0, radix: 16) }
+        guard let random = RandomGenerator(state: words) else {
+            throw FormatError(path: path, message: "metadata 'rng_state' is not four hexadecimal words")
+        }
+        trainer.random = random
+    }
+
+    /// Each network's optimizer with its step's metadata key and its moments' tensor names, slot by slot.
+    private static func optimizers(of trainer: WGANGPTrainer)
+        -> [(adam: Adam, stepKey: String, moments: [(key: String, moment: UnsafeMutablePointer<Float>, slot: ParameterSlot)])] {
+        [("generator", trainer.generator.parameters, trainer.generatorOptimizer),
+         ("critic", trainer.critic.parameters, trainer.criticOptimizer)].map { name, store, adam in
+            let moments = store.slots.flatMap { slot in
+                [("m", adam.firstMoment), ("v", adam.secondMoment)].map { moment, tensor in
+                    (key: "adam.\(name).\(moment).\(slot.name)", moment: tensor.pointer, slot: slot)
+                }
+            }
+            return (adam: adam, stepKey: "adam_\(name)_step", moments: moments)
+        }
     }
 }

@@ -10,13 +10,6 @@ import Foundation
 /// `loss.generator` (shape [1]) and `grad.critic.<name>`, `grad.generator.<name>`.
 public enum GradientProbe {
     public static func evaluate(_ input: Safetensors, path: String, backend: ComputeBackend) throws -> Safetensors {
-        func metadataInteger(_ key: String) throws -> Int {
-            guard let text = input.metadata[key] else { throw FormatError(path: path, message: "metadata '\(key)' is missing") }
-            guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
-                throw FormatError(path: path, message: "metadata '\(key)' = '\(text)' is not an integer")
-            }
-            return value
-        }
         let lambdaText = input.metadata["lambda"] ?? "10"
         guard let lambda = Float(lambdaText), lambda.isFinite else {
             throw FormatError(path: path, message: "metadata 'lambda' = '\(lambdaText)' is not a number")
@@ -25,8 +18,10 @@ public enum GradientProbe {
         guard let norm = ModelConfiguration.CriticNorm(rawValue: normText) else {
             throw FormatError(path: path, message: "metadata 'critic_norm' = '\(normText)' is not 'layer' or 'none'")
         }
-        let configuration = ModelConfiguration(imageSize: try metadataInteger("image_size"), width: try metadataInteger("width"),
-                                               latentDimension: try metadataInteger("z_dim"), criticNorm: norm)
+        let configuration = ModelConfiguration(imageSize: try input.metadata.integer("image_size", path: path),
+                                               width: try input.metadata.integer("width", path: path),
+                                               latentDimension: try input.metadata.integer("z_dim", path: path),
+                                               criticNorm: norm)
         do { try configuration.validate() } catch { throw FormatError(path: path, message: "metadata: \(error)") }
 
         func tensor(_ name: String, shapeTail: [Int]) throws -> SafetensorsTensor {

@@ -46,14 +46,20 @@ struct IntervalStatistics {
                mean(generatorLoss, generatorSteps), rate)
     }
 
-    func progressLine(step: Int, total: Int, doneThisRun: Int, elapsed: Double) -> String {
-        let secondsPerStep = elapsed / Double(max(doneThisRun, 1))
-        let remaining = Int(secondsPerStep * Double(total - step))
-        let eta = remaining >= 3600 ? String(format: "%dh%02dm", remaining / 3600, remaining % 3600 / 60)
-            : String(format: "%dm%02ds", remaining / 60, remaining % 60)
-        let width = 24, filled = width * step / max(total, 1)
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        return String(format: "[%@] %d/%d  W %.3f  penalty %.3f  %.1f img/s  ETA %@", bar, step, total,
-                      mean(wasserstein, criticSteps), mean(penalty, criticSteps), lastRate ?? rate, eta)
+    func progress(step: Int, total: Int) -> TrainingProgress {
+        TrainingProgress(step: step, total: total, wasserstein: mean(wasserstein, criticSteps),
+                         penalty: mean(penalty, criticSteps), imagesPerSecond: lastRate ?? rate)
     }
+}
+
+/// Where a training run stands after a generator step, for a status line (the tool draws it).
+public struct TrainingProgress: Equatable, Sendable {
+    public var step: Int
+    /// The step the run goes up to (--steps).
+    public var total: Int
+    /// Means over the steps since the last metrics line.
+    public var wasserstein: Double
+    public var penalty: Double
+    /// Real images through the critic per second, over the last full metrics interval.
+    public var imagesPerSecond: Double
 }

@@ -50,7 +50,7 @@ public enum RunReport {
         })
         html += tile("Images / s", latest?["images_per_s"].map { formatNumber($0) } ?? "-",
                      detail: "real images through the critic, latest interval")
-        html += tile("Elapsed", latest?["elapsed_s"].map(formatDuration) ?? "-", detail: "this invocation of train")
+        html += tile("Elapsed", latest?["elapsed_s"].map(DurationText.format) ?? "-", detail: "this invocation of train")
         html += tile("Wasserstein", latest?["wasserstein"].map { formatNumber($0) } ?? "-",
                      detail: latest?["penalty"].map { "penalty " + formatNumber($0) })
         html += "</section>\n"
@@ -370,14 +370,6 @@ public enum RunReport {
         guard value.isFinite else { return value.isNaN ? "NaN" : value > 0 ? "+inf" : "-inf" }
         if abs(value) >= 1000 { return String(format: "%.0f", value) }
         return String(format: "%.4g", value)
-    }
-
-    static func formatDuration(_ seconds: Double) -> String {
-        guard seconds.isFinite && seconds >= 0 else { return "-" }
-        let whole = Int(seconds.rounded())
-        if whole < 60 { return String(format: "%.1f s", seconds) }
-        if whole < 3600 { return String(format: "%d min %02d s", whole / 60, whole % 60) }
-        return String(format: "%d h %02d min", whole / 3600, whole % 3600 / 60)
     }
 
     /// A coordinate with at most one decimal.

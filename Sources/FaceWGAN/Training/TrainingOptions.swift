@@ -22,22 +22,38 @@ public struct TrainingOptions: Codable, Equatable {
         self.out = out
     }
 
-    /// The checks a user can fail; the message names the option.
+    /// The fields `validate()` checks, by their names here (`hyperparameters` fields by their own).
+    public enum Field: String, CaseIterable, Sendable {
+        case steps, batchSize, criticIterations, lambda, learningRate, beta1, beta2, emaDecay
+        case checkpointEvery, sampleEvery, logEvery, width, latentDimension
+    }
+
+    /// A field outside its range. It names the field, not a flag: a tool maps fields to its own flags.
+    public struct InvalidField: Error, CustomStringConvertible, Equatable {
+        public var field: Field
+        /// "must be at least 1"
+        public var requirement: String
+        public var description: String { "\(field.rawValue) \(requirement)" }
+    }
+
+    /// The checks a user can fail; throws `InvalidField` for the first that fails.
     public func validate() throws {
-        func require(_ condition: Bool, _ message: String) throws {
-            if !condition { throw ConfigurationError(message) }
+        func require(_ condition: Bool, _ field: Field, _ requirement: String) throws {
+            if !condition { throw InvalidField(field: field, requirement: requirement) }
         }
-        try require(steps >= 1, "--steps must be at least 1")
-        try require(hyperparameters.batchSize >= 1, "--batch must be at least 1")
-        try require(hyperparameters.criticIterations >= 1, "--n-critic must be at least 1")
-        try require(hyperparameters.lambda >= 0 && hyperparameters.lambda.isFinite, "--lambda must be a finite number >= 0")
-        try require(hyperparameters.learningRate > 0 && hyperparameters.learningRate.isFinite, "--lr must be a positive number")
-        try require((0..<1).contains(hyperparameters.beta1), "--beta1 must be in [0, 1)")
-        try require((0..<1).contains(hyperparameters.beta2), "--beta2 must be in [0, 1)")
-        try require((0...1).contains(emaDecay), "--ema-decay must be in [0, 1]")
-        try require(checkpointEvery >= 1 && sampleEvery >= 1 && logEvery >= 1,
-                    "--checkpoint-every, --sample-every and --log-every must be at least 1")
-        if let width { try require(width >= 1, "--width must be at least 1") }
-        if let latentDimension { try require(latentDimension >= 1, "--z-dim must be at least 1") }
+        try require(steps >= 1, .steps, "must be at least 1")
+        try require(hyperparameters.batchSize >= 1, .batchSize, "must be at least 1")
+        try require(hyperparameters.criticIterations >= 1, .criticIterations, "must be at least 1")
+        try require(hyperparameters.lambda >= 0 && hyperparameters.lambda.isFinite, .lambda, "must be a finite number >= 0")
+        try require(hyperparameters.learningRate > 0 && hyperparameters.learningRate.isFinite, .learningRate,
+                    "must be a positive number")
+        try require((0..<1).contains(hyperparameters.beta1), .beta1, "must be in [0, 1)")
+        try require((0..<1).contains(hyperparameters.beta2), .beta2, "must be in [0, 1)")
+        try require((0...1).contains(emaDecay), .emaDecay, "must be in [0, 1]")
+        try require(checkpointEvery >= 1, .checkpointEvery, "must be at least 1")
+        try require(sampleEvery >= 1, .sampleEvery, "must be at least 1")
+        try require(logEvery >= 1, .logEvery, "must be at least 1")
+        if let width { try require(width >= 1, .width, "must be at least 1") }
+        if let latentDimension { try require(latentDimension >= 1, .latentDimension, "must be at least 1") }
     }
 }

@@ -24,20 +24,23 @@ public final class TrainingRun {
     private var loader: BatchLoader!
     public private(set) var step = 0
     private let report: (String) -> Void
-    private let progress: ((String) -> Void)?
+    private let progress: ((TrainingProgress) -> Void)?
 
-    public static let checkpointName = "checkpoint.safetensors"
-    public var checkpointPath: String { (options.out as NSString).appendingPathComponent(Self.checkpointName) }
+    public var checkpointPath: String { Self.checkpointPath(options) }
+    private static func checkpointPath(_ options: TrainingOptions) -> String {
+        (options.out as NSString).appendingPathComponent(Checkpoint.fileName)
+    }
     /// What the networks compute with (recorded in checkpoints and config.json).
     private var backend: ComputeBackend { trainer.generator.backend }
     private var metricsPath: String { (options.out as NSString).appendingPathComponent("metrics.jsonl") }
     private static let preciseStatisticsLatents = 2048
     private static let gridLatents = 64
 
-    /// Opens the data, creates or resumes the run. `report` gets messages for stderr; `progress` (when
-    /// stderr is a terminal) gets a status line to redraw in place.
+    /// Opens the data, creates or resumes the run. `report` gets messages for stderr; `progress`, when
+    /// given, gets where the run stands after every generator step (for a status line redrawn in place),
+    /// and without it `report` gets a summary at every metrics line instead.
     public init(options: TrainingOptions, backend: ComputeBackend, report: @escaping (String) -> Void,
-                progress: ((String) -> Void)? = nil) throws {
+                progress: ((TrainingProgress) -> Void)? = nil) throws {
         try options.validate()
         self.options = options
         self.report = report
@@ -71,13 +74,15 @@ public final class TrainingRun {
             order = try restore(from: checkpoint)
         }
         loader = BatchLoader(dataset: dataset, batchSize: options.hyperparameters.batchSize, order: order)
-        try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true) } catch {
+            throw FormatError(path: options.out, message: "cannot create the run directory (\(error.localizedDescription))")
+        }
         try writeConfiguration()
         if checkpoint == nil { try? FileManager.default.removeItem(atPath: metricsPath) } else { try trimMetrics() }
     }
 
     private static func readCheckpointToResume(_ options: TrainingOptions) throws -> Checkpoint {
-        let path = (options.out as NSString).appendingPathComponent(checkpointName)
+        let path = checkpointPath(options)
         guard FileManager.default.fileExists(atPath: path) else {
             throw ConfigurationError("--resume: there is no \(path) to resume from")
         }
@@ -92,7 +97,6 @@ public final class TrainingRun {
         let start = Date()
         var interval = IntervalStatistics()
         let batch = options.hyperparameters.batchSize, criticIterations = options.hyperparameters.criticIterations
-        let startStep = step
         while step < options.steps {
             if let signal = stop.received {
                 try writeCheckpoint()
@@ -116,8 +120,7 @@ public final class TrainingRun {
                 if progress == nil { report(interval.summary(step: step, total: options.steps)) }
                 interval = IntervalStatistics(carryingRateFrom: interval)
             }
-            progress?(interval.progressLine(step: step, total: options.steps, doneThisRun: step - startStep,
-                                            elapsed: Date().timeIntervalSince(start)))
+            progress?(interval.progress(step: step, total: options.steps))
             let sampleNow = step % options.sampleEvery == 0 || step == options.steps
             let checkpointNow = step % options.checkpointEvery == 0 || step == options.steps
             if sampleNow || checkpointNow { try prepareSavedGenerators() }
@@ -187,49 +190,22 @@ public final class TrainingRun {
         var random = RandomGenerator(seed: options.seed ^ 0x6121_D5A3)
         let latents = Tensor(shape: [Self.gridLatents, configuration.latentDimension])
         random.fillNormal(latents.buffer)
-        let images = try emaGenerator.forward(latents: latents.pointer, count: Self.gridLatents, mode: .evaluation)
-        let size = configuration.imageSize
-        let sheet = ContactSheet(tileSize: size, columns: 8, padding: 2, background: BackgroundColor(red: 0, green: 0, blue: 0))
-        for index in 0..<Self.gridLatents {
-            let tile = PixelConversion.interleavedRGB(planar: images.pointer + index * configuration.imageItemSize, size: size)
-            try sheet.add(tile)
-        }
-        let (pixels, layout) = sheet.render()!
+        let png = try SampleGrid.png(generator: emaGenerator, latents: latents.pointer, count: Self.gridLatents)
         let directory = (options.out as NSString).appendingPathComponent("samples")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = (directory as NSString).appendingPathComponent(String(format: "step-%06d.png", step))
-        try AtomicFile.write(try ImageEncoder.png(samples: pixels, width: layout.width, height: layout.height, colorType: .rgb),
-                             to: path)
+        try AtomicFile.write(png, to: path)
     }
 
     private func writeCheckpoint(statisticsReady: Bool = false) throws {
         if !statisticsReady { try prepareSavedGenerators() }
-        let hyper = options.hyperparameters
         let position = loader.position
-        let state = trainer.random.state.map { String($0, radix: 16) }.joined(separator: " ")
-        var checkpoint = Checkpoint(configuration: configuration, metadata: [
-            "step": String(step), "seed": String(options.seed), "rng_state": state,
+        let checkpoint = Checkpoint(trainer: trainer, ema: emaGenerator, metadata: [
+            "step": String(step), "seed": String(options.seed),
             "data_epoch": String(position.epoch), "data_offset": String(position.offset),
             "data_fingerprint": dataset.fingerprint, "data_count": String(dataset.count),
-            "flip": String(options.flip), "batch_size": String(hyper.batchSize),
-            "n_critic": String(hyper.criticIterations), "lambda": "\(hyper.lambda)", "lr": "\(hyper.learningRate)",
-            "beta1": "\(hyper.beta1)", "beta2": "\(hyper.beta2)", "ema_decay": "\(options.emaDecay)",
-            "adam_generator_step": String(trainer.generatorOptimizer.step),
-            "adam_critic_step": String(trainer.criticOptimizer.step),
-            "precision": backend.precision.rawValue,
+            "flip": String(options.flip), "ema_decay": "\(options.emaDecay)",
         ])
-        checkpoint.store(trainer.generator, prefix: "generator.")
-        checkpoint.store(emaGenerator, prefix: "generator_ema.")
-        checkpoint.store(trainer.critic)
-        for (name, store, optimizer) in [("generator", trainer.generator.parameters, trainer.generatorOptimizer),
-                                         ("critic", trainer.critic.parameters, trainer.criticOptimizer)] {
-            for slot in store.slots {
-                for (moment, tensor) in [("m", optimizer.firstMoment), ("v", optimizer.secondMoment)] {
-                    let values = Array(UnsafeBufferPointer(start: tensor.pointer + slot.offset, count: slot.count))
-                    checkpoint.tensors["adam.\(name).\(moment).\(slot.name)"] = SafetensorsTensor(shape: slot.shape, values: values)
-                }
-            }
-        }
         do { try checkpoint.write(path: checkpointPath) } catch {
             throw TrainingError("cannot write the checkpoint: \(error) (the previous checkpoint, if any, is intact)")
         }
@@ -239,35 +215,9 @@ public final class TrainingRun {
     /// Restores weights, EMA, Adam, RNG and step from `checkpoint`; returns the data order to continue.
     private func restore(from checkpoint: Checkpoint) throws -> DataOrder {
         let path = checkpoint.path
-        try checkpoint.load(trainer.generator, prefix: "generator.")
-        try trainer.critic.parameters.load(from: checkpoint.tensors, prefix: "critic.", path: path)
-        try checkpoint.load(emaGenerator, prefix: "generator_ema.")
+        try checkpoint.restore(into: trainer, ema: emaGenerator)
         emaParameters.copy(from: emaGenerator.parameters.values)
-        func integer(_ key: String) throws -> Int {
-            guard let value = checkpoint.metadata[key].flatMap({ Int($0) }) else {
-                throw FormatError(path: path, message: "metadata '\(key)' is missing or not an integer")
-            }
-            return value
-        }
-        for (name, store, optimizer) in [("generator", trainer.generator.parameters, trainer.generatorOptimizer),
-                                         ("critic", trainer.critic.parameters, trainer.criticOptimizer)] {
-            for slot in store.slots {
-                for (moment, tensor) in [("m", optimizer.firstMoment), ("v", optimizer.secondMoment)] {
-                    let key = "adam.\(name).\(moment).\(slot.name)"
-                    guard let saved = checkpoint.tensors[key], saved.shape == slot.shape else {
-                        throw FormatError(path: path, message: "tensor '\(key)' is missing or has the wrong shape")
-                    }
-                    (tensor.pointer + slot.offset).update(from: saved.values, count: slot.count)
-                }
-            }
-            optimizer.restore(step: try integer("adam_\(name)_step"))
-        }
-        let words = (checkpoint.metadata["rng_state"] ?? "").split(separator: " ").compactMap { UInt64($0, radix: 16) }
-        guard let random = RandomGenerator(state: words) else {
-            throw FormatError(path: path, message: "metadata 'rng_state' is not four hexadecimal words")
-        }
-        trainer.random = random
-        step = try integer("step")
+        step = try checkpoint.metadata.integer("step", path: path)
         if checkpoint.metadata["data_fingerprint"] != dataset.fingerprint {
             report("warning: \(options.data) is not the data set this checkpoint was trained on (index.json differs)")
         }
@@ -282,7 +232,8 @@ public final class TrainingRun {
         report("resuming \(path) at step \(step)")
         let sameData = checkpoint.metadata["data_count"] == String(dataset.count)
         return DataOrder(count: dataset.count, seed: options.seed, flip: options.flip,
-                         epoch: sameData ? try integer("data_epoch") : 0, offset: sameData ? try integer("data_offset") : 0)
+                         epoch: sameData ? try checkpoint.metadata.integer("data_epoch", path: path) : 0,
+                         offset: sameData ? try checkpoint.metadata.integer("data_offset", path: path) : 0)
     }
 
     private func writeConfiguration() throws {

@@ -52,28 +52,55 @@ public final class WGANGPTrainer {
         return z
     }
 
+    // Each step is two halves: `compute...Gradients` draws its random numbers, runs the passes and leaves
+    // the gradients in the network's `parameters.gradients`; `apply...Gradients` runs Adam on them. A
+    // data-parallel trainer averages the gradients across ranks between the two.
+
     /// One critic step on a real batch [B, 3, S, S]: z ~ N(0, I), x~ = G(z), t ~ U[0, 1), Adam on the critic.
     @discardableResult
     public func criticStep(real: UnsafePointer<Float>) throws -> CriticLossTerms {
+        let terms = try computeCriticGradients(real: real)
+        applyCriticGradients()
+        return terms
+    }
+
+    /// The first half of a critic step: draws z [B, Z] then t [B] (in that order, from `random`),
+    /// x~ = G(z) in training mode, and L_D with dL_D/dparam in `critic.parameters.gradients`.
+    /// No weight changes.
+    public func computeCriticGradients(real: UnsafePointer<Float>) throws -> CriticLossTerms {
         let batch = hyperparameters.batchSize
         let z = sampleLatents(batch)
         let fake = try generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false))
         let t = interpolation.get([batch])
         random.fillUniform(t.buffer)
         loss.lambda = hyperparameters.lambda
-        let terms = try loss.criticLossAndGradients(real: real, fake: fake.pointer, interpolation: t.pointer, batch: batch)
+        return try loss.criticLossAndGradients(real: real, fake: fake.pointer, interpolation: t.pointer, batch: batch)
+    }
+
+    /// The second half of a critic step: Adam on the critic with `critic.parameters.gradients`.
+    public func applyCriticGradients() {
         criticOptimizer.update(critic.parameters)
-        return terms
     }
 
     /// One generator step: L_G = -mean D(G(z)), Adam on the generator. Returns L_G.
     @discardableResult
     public func generatorStep() throws -> Double {
+        let value = try computeGeneratorGradients()
+        applyGeneratorGradients()
+        return value
+    }
+
+    /// The first half of a generator step: draws z [B, Z] from `random`, returns L_G = -mean D(G(z))
+    /// with dL_G/dparam in `generator.parameters.gradients`. No weight changes.
+    public func computeGeneratorGradients() throws -> Double {
         let batch = hyperparameters.batchSize
         let z = sampleLatents(batch)
         let fake = try generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false))
-        let value = try loss.generatorLossAndGradients(fake: fake.pointer, batch: batch)
+        return try loss.generatorLossAndGradients(fake: fake.pointer, batch: batch)
+    }
+
+    /// The second half of a generator step: Adam on the generator with `generator.parameters.gradients`.
+    public func applyGeneratorGradients() {
         generatorOptimizer.update(generator.parameters)
-        return value
     }
 }
