@@ -54,7 +54,7 @@ let package = Package(
         .executableTarget(name: "preprocess", dependencies: [
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "train", dependencies: [
-            "FaceEngine", "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            "FaceEngine", "FaceWGAN", "FaceWGANMPI", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "sample", dependencies: [
             "FaceEngine", "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "interpolate", dependencies: [

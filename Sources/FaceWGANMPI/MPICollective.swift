@@ -43,8 +43,8 @@ public final class MPICollective: Collective {
         fw_mpi_broadcast(base, Int64(bytes.count), Int32(root))
     }
 
-    public func anyRank(_ flag: Bool) -> Bool {
-        size > 1 ? fw_mpi_max_int64(flag ? 1 : 0) != 0 : flag
+    public func maximum(_ value: Int) -> Int {
+        size > 1 ? Int(fw_mpi_max_int64(Int64(value))) : value
     }
 
     public func gather(_ text: String) -> [String] {

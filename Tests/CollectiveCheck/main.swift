@@ -27,8 +27,8 @@ var bytes = [UInt8](repeating: UInt8(rank), count: 10)
 bytes.withUnsafeMutableBytes { world.broadcast($0, from: root) }
 check("broadcast", bytes == [UInt8](repeating: UInt8(root), count: 10), "\(bytes)")
 
-check("any rank (one)", world.anyRank(rank == root), "false")
-check("any rank (none)", !world.anyRank(false), "true")
+check("maximum", world.maximum(rank * 10) == (n - 1) * 10, "\(world.maximum(rank * 10))")
+check("maximum (one rank's)", world.maximum(rank == root ? 15 : 0) == 15, "not 15")
 
 let names = world.gather("rank \(rank)")
 check("gather", names == (0..<n).map { "rank \($0)" }, "\(names)")

@@ -7,11 +7,21 @@ import XCTest
 /// generated shard directory (size 32, width 16, z-dim 16). Every rank runs one thread (two ranks share
 /// this machine's two cores).
 ///
-/// Tolerances: the N-rank run computes the single-process algorithm with sums split across ranks
-/// (gradient averages, synchronised BatchNorm statistics), so it differs only by float summation order:
-/// measured here the first step's losses agree to about 1e-7 relative (asserted: 1e-5) and after five
-/// generator steps (30 Adam updates) every parameter tensor to about 1e-5 relative L2 (asserted: 1e-3;
-/// Adam divides by sqrt(v), which amplifies rounding where gradients are tiny).
+/// The N-rank run computes the single-process algorithm with sums split across ranks (gradient
+/// averages, synchronised BatchNorm statistics), so it differs only by float summation order. What
+/// that order changes, measured here over seeds 3-5 with 2 and 3 ranks:
+/// - the first metrics line (after 5 critic steps and 1 generator step): W, penalty, critic loss and
+///   gradient norm to about 1e-7 relative (asserted: 1e-5). The generator loss also moves with
+///   `critic.fc.bias`, whose true gradient is exactly zero (the critic's output offset cancels in W and
+///   is absent from the penalty): Adam turns summation noise of order 1e-9 in it into steps of +-lr,
+///   so the generator loss is asserted to 1e-5 relative plus n_critic * lr absolute, and that bias is
+///   left out of the weight comparison;
+/// - after five generator steps (30 Adam updates), each network's weights as a whole to 1e-7-2e-4
+///   relative L2 (asserted: 1e-3), and every tensor to 1e-3 relative L2 except some small ones (the
+///   generator's BatchNorm offsets, about 1e-3 in size) at up to 1.1e-2: where a gradient is close to
+///   Adam's epsilon, rounding moves its step a lot. No value differs by even a fifth of one Adam step
+///   (measured at most 1.7e-5 = 0.17 lr), so each tensor must agree to 1e-3 relative L2 or to half a
+///   step (5e-5) in every value.
 final class DistributedTrainTests: XCTestCase {
     var root: URL!
     var data: String { root.appendingPathComponent("shards").path }
@@ -72,20 +82,33 @@ final class DistributedTrainTests: XCTestCase {
         XCTAssertEqual(many.status, 0, many.output + many.standardError, file: file, line: line)
 
         let first = try metrics(single)[0], firstParallel = try metrics(parallel)[0]
-        for key in ["wasserstein", "penalty", "critic_loss", "generator_loss", "gradient_norm"] {
+        for key in ["wasserstein", "penalty", "critic_loss", "gradient_norm", "generator_loss"] {
             let a = try XCTUnwrap(first[key] as? Double), b = try XCTUnwrap(firstParallel[key] as? Double)
-            XCTAssertEqual(a, b, accuracy: 1e-5 * max(abs(a), 1e-3), "\(ranks) ranks \(norm): step 1 \(key)", file: file, line: line)
+            let biasSteps = key == "generator_loss" ? 5 * 1e-4 : 0
+            XCTAssertEqual(a, b, accuracy: 1e-5 * max(abs(a), 1e-3) + biasSteps, "\(ranks) ranks \(norm): step 1 \(key)",
+                           file: file, line: line)
         }
         let a = try Checkpoint.read(path: single + "/checkpoint.safetensors")
         let b = try Checkpoint.read(path: parallel + "/checkpoint.safetensors")
         XCTAssertEqual(a.step, 5, file: file, line: line)
         XCTAssertEqual(b.step, 5, file: file, line: line)
         XCTAssertEqual(b.metadata["world_size"], "\(ranks)", file: file, line: line)
-        for (name, tensor) in a.tensors where name.hasPrefix("generator.") || name.hasPrefix("critic.") {
-            let other = try XCTUnwrap(b.tensors[name], name, file: file, line: line)
-            let difference = zip(tensor.values, other.values).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
-            let size = tensor.values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-            XCTAssertLessThanOrEqual(difference, 1e-3 * max(size, 1e-6), "\(ranks) ranks \(norm): \(name)", file: file, line: line)
+        XCTAssertNil(a.metadata["world_size"], "a single process writes what it wrote before", file: file, line: line)
+        for network in ["generator.", "critic."] {
+            var difference = 0.0, size = 0.0
+            for (name, tensor) in a.tensors where name.hasPrefix(network) && name != "critic.fc.bias" {
+                let other = try XCTUnwrap(b.tensors[name], name, file: file, line: line)
+                let tensorDifference = zip(tensor.values, other.values).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+                let tensorSize = tensor.values.reduce(0.0) { $0 + Double($1) * Double($1) }
+                let largest = zip(tensor.values, other.values).map { abs($0 - $1) }.max() ?? 0
+                XCTAssert(tensorDifference.squareRoot() <= 1e-3 * tensorSize.squareRoot() || largest <= 0.5e-4,
+                          "\(ranks) ranks \(norm): \(name) differs by \(tensorDifference.squareRoot()) (L2), \(largest) (max)",
+                          file: file, line: line)
+                difference += tensorDifference
+                size += tensorSize
+            }
+            XCTAssertLessThanOrEqual(difference.squareRoot(), 1e-3 * size.squareRoot(), "\(ranks) ranks \(norm): \(network)*",
+                                     file: file, line: line)
         }
     }
 

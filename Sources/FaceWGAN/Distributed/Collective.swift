@@ -14,8 +14,8 @@ public protocol Collective: AnyObject {
     func sum(_ values: UnsafeMutableBufferPointer<Double>)
     /// bytes = root's bytes on every rank.
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, from root: Int)
-    /// True on every rank when `flag` is true on any (a signal that reached one rank stops them all).
-    func anyRank(_ flag: Bool) -> Bool
+    /// The largest of every rank's `value`, on every rank (a signal that reached one rank stops them all).
+    func maximum(_ value: Int) -> Int
     /// Every rank's `text`, in rank order (for the world summary; short strings only).
     func gather(_ text: String) -> [String]
 }
@@ -32,6 +32,6 @@ public final class SingleProcess: Collective {
     public func sum(_ values: UnsafeMutableBufferPointer<Float>) {}
     public func sum(_ values: UnsafeMutableBufferPointer<Double>) {}
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, from root: Int) {}
-    public func anyRank(_ flag: Bool) -> Bool { flag }
+    public func maximum(_ value: Int) -> Int { value }
     public func gather(_ text: String) -> [String] { [text] }
 }

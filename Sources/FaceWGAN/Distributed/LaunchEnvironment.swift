@@ -8,6 +8,9 @@ public struct LaunchEnvironment: Equatable, Sendable {
     public var evidence: [String]
     /// Slurm's task count, which `srun` sets even when it starts the tasks without PMI.
     public var slurmTasks: Int?
+    /// Ranks on this node, where the launcher says (each rank's default thread count divides the
+    /// node's cores among them).
+    public var localRanks: Int?
 
     /// nil when no launcher variable is set: a plain single-process run.
     public static func detect(_ environment: [String: String]) -> LaunchEnvironment? {
@@ -16,8 +19,10 @@ public struct LaunchEnvironment: Equatable, Sendable {
         let evidence = names.filter { environment[$0] != nil }
         guard !evidence.isEmpty else { return nil }
         let size = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"].lazy.compactMap { environment[$0].flatMap { Int($0) } }.first
+        let local = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"].lazy
+            .compactMap { environment[$0].flatMap { Int($0) } }.first
         return LaunchEnvironment(launcherWorldSize: size, evidence: evidence,
-                                 slurmTasks: environment["SLURM_NTASKS"].flatMap { Int($0) })
+                                 slurmTasks: environment["SLURM_NTASKS"].flatMap { Int($0) }, localRanks: local)
     }
 
     /// Checks the world MPI reported against what the launcher said. A Slurm job of several tasks whose
