@@ -1,7 +1,7 @@
 # FaceWGAN: the two commands a newcomer needs are `make demo` and `make test`.
 SWIFT ?= swift
 THREADS ?= 2
-PACKAGES = libpng-dev libjpeg-dev libblas-dev libopenblas0-pthread libdnnl-dev pkg-config
+PACKAGES = libpng-dev libjpeg-dev libblas-dev libopenblas0-pthread libdnnl-dev libopenmpi-dev openmpi-bin pkg-config
 BIN = .build/release
 
 .PHONY: deps build test bench demo clean

@@ -40,15 +40,22 @@ let package = Package(
         .target(name: "CDNNLBridge", dependencies: ["CDNNL"], cSettings: [.unsafeFlags(["-O2"])],
                 linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
+        // MPI (libopenmpi-dev; MPICH's libmpich-dev provides the same pkg-config name `mpi`). Its handles
+        // are macros Swift cannot import; this C target exposes the few standard calls training needs.
+        .systemLibrary(name: "CMPI", pkgConfig: "mpi", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "CMPIBridge", dependencies: ["CMPI"], cSettings: [.unsafeFlags(["-O2"])]),
+
         .target(name: "FaceEngine", dependencies: ["CBLAS", "CDNNLBridge"], swiftSettings: optimize),
         .target(name: "FaceWGAN", dependencies: ["FaceEngine", "CJPEG", "CPNG", "CImageCodec"], swiftSettings: optimize),
+        // FaceWGAN's `Collective` over MPI, for `train` under mpirun / srun (the library stays MPI-free).
+        .target(name: "FaceWGANMPI", dependencies: ["FaceWGAN", "CMPIBridge"]),
         // What the four tools share on the command line (options, start-up, messages).
         .target(name: "ToolSupport", dependencies: [
             "FaceEngine", "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "preprocess", dependencies: [
             "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "train", dependencies: [
-            "FaceEngine", "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            "FaceEngine", "FaceWGAN", "FaceWGANMPI", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "sample", dependencies: [
             "FaceEngine", "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "interpolate", dependencies: [
@@ -69,6 +76,9 @@ let package = Package(
         .testTarget(name: "FaceEngineTests", dependencies: ["FaceEngine", "TestSupport"]),
         .testTarget(name: "FaceWGANTests", dependencies: ["CPNG", "FaceEngine", "FaceWGAN", "TestSupport"]),
         .testTarget(name: "ToolTests", dependencies: ["FaceEngine", "FaceWGAN", "ToolSupport", "TestSupport"]),
+        // Run by ToolTests under mpirun: every collective of MPICollective on a real MPI world.
+        .executableTarget(name: "collective-check", dependencies: ["FaceWGAN", "FaceWGANMPI"],
+                          path: "Tests/CollectiveCheck"),
     ],
     // Strict concurrency checking would force Sendable wrappers around every pointer the kernels share
     // between threads; the engine synchronises through Parallel.forRanges alone.

@@ -14,12 +14,19 @@ public struct BatchNorm2d {
     public let epsilon: Float = 1e-5
     public let momentum: Float = 0.1
 
-    /// What backward needs: the normalized input and each channel's 1/sqrt(var + eps).
+    /// What backward needs: the normalized input, each channel's 1/sqrt(var + eps) and how many values
+    /// per channel the statistics ran over (more than this batch's when they were synchronised).
     public struct Cache {
         public var normalized = ReusableTensor()
         public var inverseDeviation = ReusableTensor()
+        public var statisticsCount = 0.0
         public init() {}
     }
+
+    /// Synchronised batch norm for data-parallel training: sums `values` in place over every process
+    /// that holds a part of the batch, so that statistics and backward sums are the whole batch's.
+    /// nil (the default) in one process.
+    public typealias Synchronization = (UnsafeMutableBufferPointer<Double>) -> Void
 
     public init(_ name: String, channels: Int, plane: Int, layout: inout ParameterLayout, buffers: inout ParameterLayout) {
         self.channels = channels
@@ -37,38 +44,49 @@ public struct BatchNorm2d {
         Initialization.constant(buffers, runningVariance, 1)
     }
 
-    /// Per-channel mean and biased variance of x: [N, C, plane], accumulated in Double.
-    public func statistics(batch: Int, input: UnsafePointer<Float>) -> (mean: [Double], variance: [Double]) {
-        var mean = [Double](repeating: 0, count: channels)
-        var variance = [Double](repeating: 0, count: channels)
-        let count = Double(batch * plane)
-        mean.withUnsafeMutableBufferPointer { means in
-            variance.withUnsafeMutableBufferPointer { variances in
-                Parallel.forEach(channels) { c in
-                    var sum = 0.0
-                    for n in 0..<batch {
-                        sum += Double(VectorReduction.sum(input + (n * channels + c) * plane, count: plane))
-                    }
-                    let mu = sum / count
-                    var squares = 0.0
-                    for n in 0..<batch {
-                        squares += Double(VectorReduction.squaredDeviations(input + (n * channels + c) * plane,
-                                                                            count: plane, center: Float(mu)))
-                    }
-                    means[c] = mu
-                    variances[c] = squares / count
-                }
+    /// Per-channel mean and biased variance of x: [N, C, plane], accumulated in Double (two passes:
+    /// the mean, then squared deviations from it). With `synchronization`, over every process's part
+    /// of the batch; `count` is the number of values per channel they ran over.
+    public func statistics(batch: Int, input: UnsafePointer<Float>, synchronization: Synchronization? = nil)
+        -> (mean: [Double], variance: [Double], count: Double) {
+        let channels = channels, plane = plane
+        // [sum per channel..., count], then [squared deviations per channel...]
+        var sums = [Double](repeating: 0, count: channels + 1)
+        sums.withUnsafeMutableBufferPointer { sums in
+            Parallel.forEach(channels) { c in
+                var sum = 0.0
+                for n in 0..<batch { sum += Double(VectorReduction.sum(input + (n * channels + c) * plane, count: plane)) }
+                sums[c] = sum
             }
+            sums[channels] = Double(batch * plane)
+            synchronization?(sums)
         }
-        return (mean, variance)
+        let count = sums[channels]
+        let mean = (0..<channels).map { sums[$0] / count }
+        var squares = [Double](repeating: 0, count: channels)
+        squares.withUnsafeMutableBufferPointer { squares in
+            Parallel.forEach(channels) { c in
+                var total = 0.0
+                for n in 0..<batch {
+                    total += Double(VectorReduction.squaredDeviations(input + (n * channels + c) * plane,
+                                                                      count: plane, center: Float(mean[c])))
+                }
+                squares[c] = total
+            }
+            synchronization?(squares)
+        }
+        return (mean, squares.map { $0 / count }, count)
     }
 
-    /// Training forward: normalizes with batch statistics, caches what backward needs, and (when
-    /// `updateRunningStatistics`) moves the running statistics as PyTorch does.
+    /// Training forward: normalizes with batch statistics (the whole batch's under `synchronization`),
+    /// caches what backward needs, and (when `updateRunningStatistics`) moves the running statistics
+    /// as PyTorch does.
     public func forwardTraining(_ store: ParameterStore, _ buffers: ParameterStore, batch: Int,
                                 input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                                cache: inout Cache, updateRunningStatistics: Bool = true) {
-        let (mean, variance) = statistics(batch: batch, input: input)
+                                cache: inout Cache, updateRunningStatistics: Bool = true,
+                                synchronization: Synchronization? = nil) {
+        let (mean, variance, count) = statistics(batch: batch, input: input, synchronization: synchronization)
+        cache.statisticsCount = count
         let normalized = cache.normalized.get([batch, channels, plane])
         let inverse = cache.inverseDeviation.get([channels])
         for c in 0..<channels { inverse[c] = Float(1 / (variance[c] + Double(epsilon)).squareRoot()) }
@@ -87,7 +105,6 @@ public struct BatchNorm2d {
             }
         }
         if updateRunningStatistics {
-            let count = Double(batch * plane)
             let unbiased = count > 1 ? count / (count - 1) : 1
             let runningMeans = buffers.value(runningMean), runningVariances = buffers.value(runningVariance)
             for c in 0..<channels {
@@ -112,33 +129,52 @@ public struct BatchNorm2d {
     }
 
     /// Training backward: dgamma += sum dy*h, dbeta += sum dy,
-    /// dx = gamma*r/M * (M*dy - sum dy - h*sum(dy*h)) with M = N*plane.
+    /// dx = gamma*r/M * (M*dy - sum dy - h*sum(dy*h)) with M the values per channel of the statistics.
+    /// Under `synchronization` the two sums in dx are the whole batch's (each process's parameter
+    /// gradients keep its own part: averaging them over processes gives the whole batch's).
     public func backward(_ store: ParameterStore, batch: Int, outputGradient: UnsafePointer<Float>,
-                         inputGradient: UnsafeMutablePointer<Float>?, cache: Cache) {
+                         inputGradient: UnsafeMutablePointer<Float>?, cache: Cache,
+                         synchronization: Synchronization? = nil) {
         guard let normalized = cache.normalized.current, let inverse = cache.inverseDeviation.current else {
             preconditionFailure("BatchNorm2d.backward before forwardTraining")
         }
+        let channels = channels, plane = plane
         let gamma = store.value(scale)
         let gradScale = store.gradient(scale), gradOffset = store.gradient(offset)
         let h = normalized.pointer, r = inverse.pointer
-        let count = Float(batch * plane)
-        Parallel.forEach(channels) { c in
-            var sumDy: Float = 0, sumDyH: Float = 0
-            for n in 0..<batch {
-                let base = (n * channels + c) * plane
-                let (dy, dyh) = VectorReduction.sumAndDot(outputGradient + base, h + base, count: plane)
-                sumDy += dy
-                sumDyH += dyh
+        // [sum dy per channel..., sum dy*h per channel...]
+        var sums = [Float](repeating: 0, count: 2 * channels)
+        sums.withUnsafeMutableBufferPointer { sums in
+            Parallel.forEach(channels) { c in
+                var sumDy: Float = 0, sumDyH: Float = 0
+                for n in 0..<batch {
+                    let base = (n * channels + c) * plane
+                    let (dy, dyh) = VectorReduction.sumAndDot(outputGradient + base, h + base, count: plane)
+                    sumDy += dy
+                    sumDyH += dyh
+                }
+                gradScale[c] += sumDyH
+                gradOffset[c] += sumDy
+                sums[c] = sumDy
+                sums[channels + c] = sumDyH
             }
-            gradScale[c] += sumDyH
-            gradOffset[c] += sumDy
-            guard let inputGradient else { return }
-            let factor = gamma[c] * r[c] / count
-            let meanDy = sumDy, meanDyH = sumDyH
-            for n in 0..<batch {
-                let base = (n * channels + c) * plane
-                for index in 0..<plane {
-                    inputGradient[base + index] = factor * (count * outputGradient[base + index] - meanDy - h[base + index] * meanDyH)
+        }
+        guard let inputGradient else { return }
+        if let synchronization {
+            var global = sums.map(Double.init)
+            global.withUnsafeMutableBufferPointer { synchronization($0) }
+            for index in sums.indices { sums[index] = Float(global[index]) }
+        }
+        let count = Float(cache.statisticsCount)
+        sums.withUnsafeBufferPointer { sums in
+            Parallel.forEach(channels) { c in
+                let factor = gamma[c] * r[c] / count
+                let sumDy = sums[c], sumDyH = sums[channels + c]
+                for n in 0..<batch {
+                    let base = (n * channels + c) * plane
+                    for index in 0..<plane {
+                        inputGradient[base + index] = factor * (count * outputGradient[base + index] - sumDy - h[base + index] * sumDyH)
+                    }
                 }
             }
         }

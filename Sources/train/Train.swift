@@ -1,6 +1,7 @@
 import ArgumentParser
 import FaceEngine
 import FaceWGAN
+import FaceWGANMPI
 import Foundation
 import ToolSupport
 
@@ -109,14 +110,55 @@ extension Train {
         }
 
         func run() throws {
+            // Before MPI starts: the engine's start-up may re-execute the process (BLASRuntime).
             common.prepareEngine()
-            let terminal = isatty(STDERR_FILENO) == 1 && !common.quiet
+            guard let launch = LaunchEnvironment.detect(ProcessInfo.processInfo.environment) else {
+                return try train(in: SingleProcess())
+            }
+            let world = try MPICollective()
+            defer { world.finish() }
+            try launch.check(mpiWorldSize: world.size)
+            if common.threads == nil, let local = launch.localRanks, local > 1 {
+                Parallel.setThreadCount(max(1, System.coreCount / local))
+            }
+            do {
+                try train(in: world)
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                // The other ranks would wait for this one at the next collective: end the whole job.
+                writeToStandardError("train: \(world.size > 1 ? "rank \(world.rank): " : "")\(error)\n")
+                world.abort(status: 1)
+            }
+        }
+
+        /// "world: 4 ranks on 2 hosts (node1: 2, node2: 2), 1 thread per rank" on rank 0.
+        func describeWorld(_ world: Collective) -> String {
+            let hosts = world.gather(MPICollective.hostName)
+            var counts = [(String, Int)]()
+            for host in hosts {
+                if let index = counts.firstIndex(where: { $0.0 == host }) { counts[index].1 += 1 } else { counts.append((host, 1)) }
+            }
+            let threads = Parallel.threadCount
+            return "world: \(world.size) ranks on \(counts.count) host\(counts.count == 1 ? "" : "s") ("
+                + counts.map { "\($0.0): \($0.1)" }.joined(separator: ", ")
+                + "), \(threads) thread\(threads == 1 ? "" : "s") per rank, batch \(batch / world.size) per rank"
+        }
+
+        func train(in world: Collective) throws {
+            let speaks = world.isRoot && !common.quiet
+            func message(_ text: String) { if speaks { common.message(text) } }
+            if world.size > 1 {
+                let summary = describeWorld(world)
+                message(summary)
+            }
+            let terminal = isatty(STDERR_FILENO) == 1 && speaks
             let backend = try backendOptions.makeBackend()
-            common.message("kernels: \(describe(backend)), \(Parallel.threadCount) threads")
+            message("kernels: \(describe(backend)), \(Parallel.threadCount) threads")
             var status: ProgressReporter?
-            let run = try TrainingRun(options: options, backend: backend,
+            let run = try TrainingRun(options: options, backend: backend, collective: world,
                                       report: { text in
-                                          guard !common.quiet else { return }
+                                          guard speaks else { return }
                                           if let status { status.message(text) } else { common.message(text) }
                                       },
                                       progress: terminal ? { status?.update(done: $0.step, total: $0.total, detail: $0.detail) } : nil)
@@ -125,9 +167,9 @@ extension Train {
             status?.finish()
             switch outcome {
             case .finished:
-                common.message("done: \(run.step) steps; checkpoint \(run.checkpointPath)")
+                message("done: \(run.step) steps; checkpoint \(run.checkpointPath)")
             case .interrupted(let signal):
-                writeToStandardError(run.interruptionMessage(signal: signal) + "\n")
+                if world.isRoot { writeToStandardError(run.interruptionMessage(signal: signal) + "\n") }
                 throw ExitCode(128 + signal)
             }
         }

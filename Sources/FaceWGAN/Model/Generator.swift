@@ -29,6 +29,10 @@ public final class Generator {
     private var images = ReusableTensor()
     private var gradients = (ReusableTensor(), ReusableTensor())
     private var batch = 0
+    /// Set by data-parallel training: training-mode BatchNorm statistics and backward sums then cover
+    /// the whole batch across processes (synchronised batch norm), so each process's part of the batch
+    /// is normalized exactly as in one process. nil in one process.
+    public var batchNormSynchronization: BatchNorm2d.Synchronization?
 
     public init(_ configuration: ModelConfiguration, backend: ComputeBackend) {
         self.configuration = configuration
@@ -79,7 +83,8 @@ public final class Generator {
         switch mode {
         case .training(let update):
             norms[index].forwardTraining(parameters, buffers, batch: count, input: input, output: activation.pointer,
-                                         cache: &normCaches[index], updateRunningStatistics: update)
+                                         cache: &normCaches[index], updateRunningStatistics: update,
+                                         synchronization: batchNormSynchronization)
         case .evaluation:
             norms[index].forwardEvaluation(parameters, buffers, batch: count, input: input, output: activation.pointer)
         }
@@ -127,7 +132,7 @@ public final class Generator {
             let activation = activations[index].current!
             ReLU.backward(output: activation.pointer, gradient: current, count: activation.count)
             norms[index].backward(parameters, batch: count, outputGradient: current, inputGradient: other,
-                                  cache: normCaches[index])
+                                  cache: normCaches[index], synchronization: batchNormSynchronization)
             swap(&current, &other)
             if index > 0 {
                 try upsamplings[index - 1].backward(backend, parameters, batch: count,

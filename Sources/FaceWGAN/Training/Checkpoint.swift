@@ -38,7 +38,15 @@ public struct Checkpoint {
     /// Reads and checks a checkpoint: the format and version, the model configuration, and that the
     /// generator tensors are there. Errors name the file and the field.
     public static func read(path: String) throws -> Checkpoint {
-        let file = try Safetensors.read(path: path)
+        try checked(Safetensors.read(path: path), path: path)
+    }
+
+    /// A checkpoint file's bytes held in memory (as broadcast from rank 0), checked as `read` does.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Checkpoint {
+        try checked(Safetensors.decode(bytes, path: path), path: path)
+    }
+
+    private static func checked(_ file: Safetensors, path: String) throws -> Checkpoint {
         guard file.metadata["format"] == format else {
             throw FormatError(path: path, message: "not a FaceWGAN checkpoint (metadata 'format' is "
                 + "\(file.metadata["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)')")

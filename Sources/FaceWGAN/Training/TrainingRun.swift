@@ -8,6 +8,12 @@ import Glibc
 /// A training run in a directory (issue 4): Algorithm 1 on a shard directory, with checkpoints,
 /// sample grids, metrics, config and report.html in RUN/, resumable byte for byte, stopped cleanly by SIGINT or
 /// SIGTERM, and never overwriting a good checkpoint with non-finite weights.
+///
+/// Data parallel over the ranks of a `Collective` (DESIGN.md, "Training on many machines"): every rank
+/// follows the same data order and random stream and computes its part of each global batch; the
+/// gradients are averaged (one sum of each network's flat gradient buffer per step) and BatchNorm is
+/// synchronised, so N ranks compute what one process computes. Rank 0 alone reads the checkpoint it
+/// resumes (and sends it to the others) and writes RUN/.
 public final class TrainingRun {
     public enum Outcome: Equatable {
         case finished
@@ -25,6 +31,8 @@ public final class TrainingRun {
     public private(set) var step = 0
     private let report: (String) -> Void
     private let progress: ((TrainingProgress) -> Void)?
+    public let collective: Collective
+    private var parallel: Bool { collective.size > 1 }
 
     public var checkpointPath: String { Self.checkpointPath(options) }
     private static func checkpointPath(_ options: TrainingOptions) -> String {
@@ -39,15 +47,29 @@ public final class TrainingRun {
     /// Opens the data, creates or resumes the run. `report` gets messages for stderr; `progress`, when
     /// given, gets where the run stands after every generator step (for a status line redrawn in place),
     /// and without it `report` gets a summary at every metrics line instead.
-    public init(options: TrainingOptions, backend: ComputeBackend, report: @escaping (String) -> Void,
-                progress: ((TrainingProgress) -> Void)? = nil) throws {
+    public init(options: TrainingOptions, backend: ComputeBackend, collective: Collective = SingleProcess(),
+                report: @escaping (String) -> Void, progress: ((TrainingProgress) -> Void)? = nil) throws {
         try options.validate()
+        let batch = options.hyperparameters.batchSize
+        guard batch % collective.size == 0 else {
+            throw ConfigurationError("--batch \(batch) does not divide among \(collective.size) ranks: the global batch "
+                + "must be a multiple of the number of ranks (e.g. --batch \(batch / collective.size * collective.size + collective.size))")
+        }
         self.options = options
+        self.collective = collective
         self.report = report
         self.progress = progress
         dataset = try ShardDataset(directory: options.data)
+        if collective.size > 1 {
+            let fingerprints = collective.gather(dataset.fingerprint)
+            let differing = fingerprints.indices.filter { fingerprints[$0] != fingerprints[0] }
+            guard differing.isEmpty else {
+                throw ConfigurationError("\(options.data) is not the same data set on every rank: ranks "
+                    + "\(differing.map(String.init).joined(separator: ", ")) read another index.json than rank 0")
+            }
+        }
 
-        let checkpoint: Checkpoint? = options.resume ? try Self.readCheckpointToResume(options) : nil
+        let checkpoint: Checkpoint? = options.resume ? try Self.checkpointToResume(options, collective: collective) : nil
         var configuration = ModelConfiguration(
             imageSize: dataset.imageSize, width: options.width ?? checkpoint?.configuration.width ?? 64,
             latentDimension: options.latentDimension ?? checkpoint?.configuration.latentDimension ?? 128,
@@ -74,6 +96,11 @@ public final class TrainingRun {
             order = try restore(from: checkpoint)
         }
         loader = BatchLoader(dataset: dataset, batchSize: options.hyperparameters.batchSize, order: order)
+        trainer.part = BatchPart(index: collective.rank, count: collective.size)
+        if collective.size > 1 {
+            trainer.generator.batchNormSynchronization = { [collective] in collective.sum($0) }
+        }
+        guard collective.isRoot else { return }
         do { try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true) } catch {
             throw FormatError(path: options.out, message: "cannot create the run directory (\(error.localizedDescription))")
         }
@@ -81,12 +108,30 @@ public final class TrainingRun {
         if checkpoint == nil { try? FileManager.default.removeItem(atPath: metricsPath) } else { try trimMetrics() }
     }
 
-    private static func readCheckpointToResume(_ options: TrainingOptions) throws -> Checkpoint {
+    /// The checkpoint to resume: rank 0 reads it and sends its bytes to the other ranks, so that nodes
+    /// need no shared file system for RUN/. An error on rank 0 becomes an error on every rank.
+    private static func checkpointToResume(_ options: TrainingOptions, collective: Collective) throws -> Checkpoint {
         let path = checkpointPath(options)
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw ConfigurationError("--resume: there is no \(path) to resume from")
+        var bytes = [UInt8](), failure: Error?
+        if collective.isRoot {
+            do {
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw ConfigurationError("--resume: there is no \(path) to resume from")
+                }
+                bytes = try readFileBytes(atPath: path)
+            } catch {
+                failure = error
+            }
         }
-        return try Checkpoint.read(path: path)
+        if collective.size > 1 {
+            var count = Int64(failure == nil ? bytes.count : -1)
+            withUnsafeMutableBytes(of: &count) { collective.broadcast($0, from: 0) }
+            guard count >= 0 else { throw failure ?? TrainingError("rank 0 could not read \(path) to resume from") }
+            if !collective.isRoot { bytes = [UInt8](repeating: 0, count: Int(count)) }
+            bytes.withUnsafeMutableBytes { collective.broadcast($0, from: 0) }
+        }
+        if let failure { throw failure }
+        return try Checkpoint.decode(bytes, path: path)
     }
 
     // MARK: - The loop
@@ -97,22 +142,40 @@ public final class TrainingRun {
         let start = Date()
         var interval = IntervalStatistics()
         let batch = options.hyperparameters.batchSize, criticIterations = options.hyperparameters.criticIterations
+        let partOffset = trainer.part.samples(of: batch).lowerBound * configuration.imageItemSize
         while step < options.steps {
-            if let signal = stop.received {
-                try writeCheckpoint()
+            // A signal may reach one rank only: they agree on it, so all stop at the same step.
+            let signal = Int32(collective.maximum(Int(stop.received ?? 0)))
+            if signal != 0 {
+                try requireSameWeights()
+                if collective.isRoot { try writeCheckpoint() }
                 return .interrupted(signal: signal)
             }
             for _ in 0..<criticIterations {
-                let terms = try trainer.criticStep(real: loader.next().pointer)
+                var terms = try trainer.computeCriticGradients(real: loader.next().pointer + partOffset)
+                if parallel {
+                    terms = averaged(terms)
+                    averageGradients(trainer.critic.parameters)
+                }
+                trainer.applyCriticGradients()
                 try requireFinite(terms)
                 interval.add(terms)
             }
-            let generatorLoss = try trainer.generatorStep()
+            var generatorLoss = try trainer.computeGeneratorGradients()
+            if parallel {
+                generatorLoss = averaged([generatorLoss])[0]
+                averageGradients(trainer.generator.parameters)
+            }
+            trainer.applyGeneratorGradients()
             guard generatorLoss.isFinite else { throw nonFinite("the generator loss is \(generatorLoss.isNaN ? "NaN" : "infinite")") }
             try requireFiniteWeights()
-            updateAverage()
+            if collective.isRoot { updateAverage() }
             step += 1
             interval.addGenerator(generatorLoss, images: batch * criticIterations)
+            let sampleNow = step % options.sampleEvery == 0 || step == options.steps
+            let checkpointNow = step % options.checkpointEvery == 0 || step == options.steps
+            if checkpointNow { try requireSameWeights() }
+            guard collective.isRoot else { continue }
 
             if step % options.logEvery == 0 || step == options.steps {
                 let line = interval.metricsLine(step: step, elapsed: Date().timeIntervalSince(start))
@@ -121,8 +184,6 @@ public final class TrainingRun {
                 interval = IntervalStatistics(carryingRateFrom: interval)
             }
             progress?(interval.progress(step: step, total: options.steps))
-            let sampleNow = step % options.sampleEvery == 0 || step == options.steps
-            let checkpointNow = step % options.checkpointEvery == 0 || step == options.steps
             if sampleNow || checkpointNow { try prepareSavedGenerators() }
             if sampleNow { try writeSampleGrid() }
             if checkpointNow { try writeCheckpoint(statisticsReady: true) }
@@ -141,6 +202,50 @@ public final class TrainingRun {
         let kept = FileManager.default.fileExists(atPath: checkpointPath)
             ? "the last good checkpoint is kept in \(checkpointPath)" : "no checkpoint had been written yet"
         return TrainingError("step \(step + 1): \(what); training stopped and \(kept) (try a lower --lr)")
+    }
+
+    // MARK: - Across ranks
+
+    /// Each rank's loss is the mean over its part of the batch, so the mean over ranks of the gradients
+    /// is the whole batch's: one sum of the flat gradient buffer, then 1/N.
+    private func averageGradients(_ store: ParameterStore) {
+        let gradients = store.gradients
+        collective.sum(gradients.buffer)
+        let scale = 1 / Float(collective.size), pointer = gradients.pointer
+        Parallel.forRanges(gradients.count) { range in
+            for index in range { pointer[index] *= scale }
+        }
+    }
+
+    private func averaged(_ values: [Double]) -> [Double] {
+        var sums = values
+        sums.withUnsafeMutableBufferPointer { collective.sum($0) }
+        return sums.map { $0 / Double(collective.size) }
+    }
+
+    /// The loss terms as means over the whole batch.
+    private func averaged(_ terms: CriticLossTerms) -> CriticLossTerms {
+        let means = averaged([terms.wasserstein, terms.penalty, terms.meanGradientNorm])
+        return CriticLossTerms(wasserstein: means[0], penalty: means[1], meanGradientNorm: means[2])
+    }
+
+    /// At every checkpoint the ranks compare a checksum of their weights and Adam moments: ranks that
+    /// drifted apart (a bug, or hardware that computes differently) stop the run instead of training
+    /// a silently diverged model.
+    private func requireSameWeights() throws {
+        guard parallel else { return }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for tensor in [trainer.critic.parameters.values, trainer.generator.parameters.values,
+                       trainer.criticOptimizer.firstMoment, trainer.criticOptimizer.secondMoment,
+                       trainer.generatorOptimizer.firstMoment, trainer.generatorOptimizer.secondMoment] {
+            for index in 0..<tensor.count { hash = (hash ^ UInt64(tensor[index].bitPattern)) &* 0x100_0000_01B3 }
+        }
+        let checksums = collective.gather(String(hash, radix: 16))
+        let differing = checksums.indices.filter { checksums[$0] != checksums[0] }
+        guard differing.isEmpty else {
+            throw TrainingError("step \(step): the weights of ranks \(differing.map(String.init).joined(separator: ", ")) "
+                + "differ from rank 0's; training stopped (the last checkpoint is intact)")
+        }
     }
 
     private func requireFinite(_ terms: CriticLossTerms) throws {
@@ -205,7 +310,8 @@ public final class TrainingRun {
             "data_epoch": String(position.epoch), "data_offset": String(position.offset),
             "data_fingerprint": dataset.fingerprint, "data_count": String(dataset.count),
             "flip": String(options.flip), "ema_decay": "\(options.emaDecay)",
-        ])
+        ].merging(parallel ? ["world_size": String(collective.size),
+                              "rank_batch": String(options.hyperparameters.batchSize / collective.size)] : [:]) { $1 })
         do { try checkpoint.write(path: checkpointPath) } catch {
             throw TrainingError("cannot write the checkpoint: \(error) (the previous checkpoint, if any, is intact)")
         }
@@ -245,9 +351,14 @@ public final class TrainingRun {
             let dataFingerprint: String
             let backend: String
             let precision: String
+            /// Only in data-parallel runs (a single-process config.json stays as it was).
+            let worldSize: Int?
+            let rankBatch: Int?
         }
         let data = try encoder.encode(Stored(options: options, model: configuration, dataFingerprint: dataset.fingerprint,
-                                             backend: backend.name, precision: backend.precision.rawValue))
+                                             backend: backend.name, precision: backend.precision.rawValue,
+                                             worldSize: parallel ? collective.size : nil,
+                                             rankBatch: parallel ? options.hyperparameters.batchSize / collective.size : nil))
         try AtomicFile.write(data, to: (options.out as NSString).appendingPathComponent("config.json"))
     }
 

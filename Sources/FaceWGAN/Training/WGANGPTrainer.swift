@@ -1,5 +1,22 @@
 import FaceEngine
 
+/// Which samples of each global batch this process computes in data-parallel training: part `index`
+/// of `count` equal parts (samples index*B/count ..< (index+1)*B/count). One process: the whole batch.
+public struct BatchPart: Equatable, Sendable {
+    public var index = 0
+    public var count = 1
+    public init(index: Int = 0, count: Int = 1) {
+        self.index = index
+        self.count = count
+    }
+
+    /// The range of `batch`'s samples this part holds (batch divisible by count).
+    public func samples(of batch: Int) -> Range<Int> {
+        let size = batch / count
+        return (index * size)..<((index + 1) * size)
+    }
+}
+
 /// Hyperparameters of Algorithm 1 (Gulrajani et al. 2017) with the paper's defaults.
 public struct TrainingHyperparameters: Equatable, Sendable, Codable {
     public var batchSize = 64
@@ -27,6 +44,9 @@ public final class WGANGPTrainer {
     public let generatorOptimizer: Adam
     public let criticOptimizer: Adam
     public var random: RandomGenerator
+    /// This process's part of every batch; each process still draws the whole batch's z and t from
+    /// the same random stream, so the parts together are exactly the single-process batch.
+    public var part = BatchPart()
     private var latents = ReusableTensor()
     private var interpolation = ReusableTensor()
 
@@ -56,7 +76,8 @@ public final class WGANGPTrainer {
     // the gradients in the network's `parameters.gradients`; `apply...Gradients` runs Adam on them. A
     // data-parallel trainer averages the gradients across ranks between the two.
 
-    /// One critic step on a real batch [B, 3, S, S]: z ~ N(0, I), x~ = G(z), t ~ U[0, 1), Adam on the critic.
+    /// One critic step on a real batch [b, 3, S, S] (b = this part's share of B): z ~ N(0, I),
+    /// x~ = G(z), t ~ U[0, 1), Adam on the critic.
     @discardableResult
     public func criticStep(real: UnsafePointer<Float>) throws -> CriticLossTerms {
         let terms = try computeCriticGradients(real: real)
@@ -65,16 +86,18 @@ public final class WGANGPTrainer {
     }
 
     /// The first half of a critic step: draws z [B, Z] then t [B] (in that order, from `random`),
-    /// x~ = G(z) in training mode, and L_D with dL_D/dparam in `critic.parameters.gradients`.
-    /// No weight changes.
+    /// x~ = G(z) in training mode for this part's rows, and L_D over this part's b samples with
+    /// dL_D/dparam in `critic.parameters.gradients`. No weight changes.
     public func computeCriticGradients(real: UnsafePointer<Float>) throws -> CriticLossTerms {
-        let batch = hyperparameters.batchSize
+        let batch = hyperparameters.batchSize, samples = part.samples(of: batch)
         let z = sampleLatents(batch)
-        let fake = try generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false))
+        let fake = try generator.forward(latents: z.pointer + samples.lowerBound * configuration.latentDimension,
+                                         count: samples.count, mode: .training(updateRunningStatistics: false))
         let t = interpolation.get([batch])
         random.fillUniform(t.buffer)
         loss.lambda = hyperparameters.lambda
-        return try loss.criticLossAndGradients(real: real, fake: fake.pointer, interpolation: t.pointer, batch: batch)
+        return try loss.criticLossAndGradients(real: real, fake: fake.pointer, interpolation: t.pointer + samples.lowerBound,
+                                               batch: samples.count)
     }
 
     /// The second half of a critic step: Adam on the critic with `critic.parameters.gradients`.
@@ -91,12 +114,13 @@ public final class WGANGPTrainer {
     }
 
     /// The first half of a generator step: draws z [B, Z] from `random`, returns L_G = -mean D(G(z))
-    /// with dL_G/dparam in `generator.parameters.gradients`. No weight changes.
+    /// over this part's rows with dL_G/dparam in `generator.parameters.gradients`. No weight changes.
     public func computeGeneratorGradients() throws -> Double {
-        let batch = hyperparameters.batchSize
+        let batch = hyperparameters.batchSize, samples = part.samples(of: batch)
         let z = sampleLatents(batch)
-        let fake = try generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false))
-        return try loss.generatorLossAndGradients(fake: fake.pointer, batch: batch)
+        let fake = try generator.forward(latents: z.pointer + samples.lowerBound * configuration.latentDimension,
+                                         count: samples.count, mode: .training(updateRunningStatistics: false))
+        return try loss.generatorLossAndGradients(fake: fake.pointer, batch: samples.count)
     }
 
     /// The second half of a generator step: Adam on the generator with `generator.parameters.gradients`.
