@@ -36,6 +36,7 @@ bench: build
 	@THREADS=$(THREADS) BIN=$(BIN) bash bench/sample_bench.sh
 	THREADS=$(THREADS) BIN=$(BIN) sh bench/preprocess_bench.sh
 	THREADS=$(THREADS) BIN=$(BIN) sh bench/evaluate_bench.sh
+	THREADS=$(THREADS) BIN=$(BIN) sh bench/scaling_bench.sh
 
 demo: build
 	./pipeline.sh

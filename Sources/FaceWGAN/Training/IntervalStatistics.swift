@@ -7,6 +7,8 @@ struct IntervalStatistics {
     private var generatorSteps = 0
     private var generatorLoss = 0.0
     private var images = 0
+    /// Seconds spent summing gradients and losses across ranks (data-parallel runs only).
+    private var collectiveSeconds: Double?
     private var started = Date()
     /// Images per second over the last full interval, for the progress line's ETA.
     private(set) var lastRate: Double?
@@ -28,6 +30,10 @@ struct IntervalStatistics {
         self.images += images
     }
 
+    mutating func addCollective(_ seconds: Double) {
+        collectiveSeconds = (collectiveSeconds ?? 0) + seconds
+    }
+
     private var rate: Double { Double(images) / max(Date().timeIntervalSince(started), 1e-9) }
     private func mean(_ sum: Double, _ count: Int) -> Double { count > 0 ? sum / Double(count) : .nan }
 
@@ -36,7 +42,7 @@ struct IntervalStatistics {
             ("elapsed_s", elapsed), ("wasserstein", mean(wasserstein, criticSteps)), ("penalty", mean(penalty, criticSteps)),
             ("critic_loss", mean(criticLoss, criticSteps)), ("generator_loss", mean(generatorLoss, generatorSteps)),
             ("gradient_norm", mean(gradientNorm, criticSteps)), ("images_per_s", rate),
-        ]
+        ] + (collectiveSeconds.map { [("allreduce_s", mean($0, generatorSteps))] } ?? [])
         return "{\"step\": \(step), " + fields.map { "\"\($0.0)\": \(String(format: "%.6g", $0.1))" }.joined(separator: ", ") + "}"
     }
 

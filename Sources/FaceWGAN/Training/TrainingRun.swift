@@ -154,8 +154,10 @@ public final class TrainingRun {
             for _ in 0..<criticIterations {
                 var terms = try trainer.computeCriticGradients(real: loader.next().pointer + partOffset)
                 if parallel {
+                    let started = Date()
                     terms = averaged(terms)
                     averageGradients(trainer.critic.parameters)
+                    interval.addCollective(Date().timeIntervalSince(started))
                 }
                 trainer.applyCriticGradients()
                 try requireFinite(terms)
@@ -163,8 +165,10 @@ public final class TrainingRun {
             }
             var generatorLoss = try trainer.computeGeneratorGradients()
             if parallel {
+                let started = Date()
                 generatorLoss = averaged([generatorLoss])[0]
                 averageGradients(trainer.generator.parameters)
+                interval.addCollective(Date().timeIntervalSince(started))
             }
             trainer.applyGeneratorGradients()
             guard generatorLoss.isFinite else { throw nonFinite("the generator loss is \(generatorLoss.isNaN ? "NaN" : "infinite")") }
