@@ -3,6 +3,7 @@
 #   make -f examples/faces.mk [-j2] [VARIABLE=value ...]
 #
 #   PHOTOS/ -> OUT/shards/index.json -> OUT/run/checkpoint.safetensors -> OUT/grid.png
+#                                                                      -> OUT/quality.json
 #                                                                      -> OUT/walk/latents.txt -> OUT/walk/frames/
 #                                                                                              -> OUT/walk/strip.png
 #
@@ -34,6 +35,10 @@ GRID_SEED ?= $(SEED)
 KEYFRAMES ?= 4
 WALK_STEPS ?= 8
 WALK_SEED ?= $(SEED)
+# Quality figures: how many fakes against as many real images (empty: all the shards hold, at most
+# 10,000) and the seed of their draws.
+EVAL_COUNT ?=
+EVAL_SEED ?= $(SEED)
 # E.g. 0.7 for cleaner, less varied faces in the grid and the walk (empty: none).
 TRUNCATION ?=
 # Extra arguments for one tool, e.g. PREPROCESS_ARGS="--crop-size 108", TRAIN_ARGS="--sample-every 100".
@@ -66,6 +71,7 @@ $(call settings,$(SET)/shards,size=$(SIZE) $(PREPROCESS_ARGS))
 $(call settings,$(SET)/train,batch=$(BATCH) width=$(WIDTH) z_dim=$(Z_DIM) seed=$(SEED) ema_decay=$(EMA_DECAY) $(TRAIN_ARGS))
 $(call settings,$(SET)/steps,$(STEPS))
 $(call settings,$(SET)/grid,count=$(GRID_COUNT) columns=$(GRID_COLUMNS) seed=$(GRID_SEED) $(truncation))
+$(call settings,$(SET)/quality,count=$(EVAL_COUNT) seed=$(EVAL_SEED))
 $(call settings,$(SET)/walk,keyframes=$(KEYFRAMES) steps=$(WALK_STEPS) seed=$(WALK_SEED) $(truncation))
 # A training that stopped early (Ctrl-C, kill, an error) leaves $(SET)/training behind, and a checkpoint
 # that is not the finished run: marking STEPS as changed makes this make resume it.
@@ -76,7 +82,7 @@ endif
 
 # ---- rules -----------------------------------------------------------------------------------------
 .PHONY: all clean
-all: $(OUT)/grid.png $(WALK)/frames $(WALK)/strip.png
+all: $(OUT)/grid.png $(WALK)/frames $(WALK)/strip.png $(OUT)/quality.json
 
 # Shards: preprocess removes the old index.json first and writes the new one last.
 $(SHARDS): $(PHOTO_FILES) $(SET)/shards
@@ -101,6 +107,12 @@ $(OUT)/grid.png: $(CHECKPOINT) $(SET)/grid
 	$(call tool,sample) --checkpoint $(RUN) --count $(GRID_COUNT) --seed $(GRID_SEED) $(truncation) \
 	  --grid $@ --columns $(GRID_COLUMNS) $(threads)
 
+# SWD and MS-SSIM of the run's EMA generator against the shards: one JSON line (see README, evaluate).
+$(OUT)/quality.json: $(CHECKPOINT) $(SHARDS) $(SET)/quality
+	$(call tool,evaluate) --real $(dir $(SHARDS)) --checkpoint $(RUN) $(if $(EVAL_COUNT),--count $(EVAL_COUNT)) \
+	  --seed $(EVAL_SEED) $(threads) > $@.tmp || { rm -f $@.tmp; exit 1; }
+	mv $@.tmp $@
+
 # The walk: a looping interpolation through KEYFRAMES random latents, then its frames and a strip.
 $(WALK)/latents.txt: $(CHECKPOINT) $(SET)/walk
 	@mkdir -p $(@D)
@@ -121,4 +133,4 @@ $(WALK)/strip.png: $(WALK)/latents.txt $(CHECKPOINT)
 # `evaluate` (quality figures of the run) gets its rule here once that tool exists.
 
 clean:
-	rm -rf $(OUT)/shards $(RUN) $(OUT)/grid.png $(WALK) $(SET)
+	rm -rf $(OUT)/shards $(RUN) $(OUT)/grid.png $(OUT)/quality.json $(WALK) $(SET)

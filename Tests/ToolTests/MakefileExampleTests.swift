@@ -24,7 +24,7 @@ final class MakefileExampleTests: XCTestCase {
 
     /// The targets of faces.mk under OUT.
     static let targets = ["shards/index.json", "run/checkpoint.safetensors", "grid.png", "walk/latents.txt",
-                          "walk/frames", "walk/strip.png"]
+                          "walk/frames", "walk/strip.png", "quality.json"]
 
     override func setUpWithError() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/make") else { throw XCTSkip("make is not installed") }
@@ -108,8 +108,12 @@ final class MakefileExampleTests: XCTestCase {
     func outputs(out: String) throws -> [String: Data] {
         var files = ["shards/index.json", "shards/shard-00000.npy", "run/checkpoint.safetensors", "grid.png",
                      "walk/latents.txt", "walk/strip.png"]
+        // quality.json holds the evaluation's wall time: compare its figures, not its bytes.
+        let figures = try String(contentsOf: url("quality.json", out: out), encoding: .utf8)
+            .replacingOccurrences(of: #""seconds": [0-9.e+-]+"#, with: "", options: .regularExpression)
         files += try FileManager.default.contentsOfDirectory(atPath: url("walk/frames", out: out).path).map { "walk/frames/" + $0 }
         return try Dictionary(uniqueKeysWithValues: files.map { ($0, try Data(contentsOf: url($0, out: out))) })
+            .merging(["quality.json": Data(figures.utf8)]) { $1 }
     }
 
     func assertBuiltEverything(_ result: ToolRunner.Result, steps: Int = 3, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -133,6 +137,9 @@ final class MakefileExampleTests: XCTestCase {
         XCTAssertEqual(try decode("walk/frames/000005.png").width, 32)
         XCTAssertEqual(try decode("walk/strip.png").width, 6 * 32 + 7)
         XCTAssertFalse(exists("walk/frames.partial"))
+        let quality = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url("quality.json"))) as? [String: Any])
+        XCTAssertEqual(quality["count_real"] as? Int, 24)
+        XCTAssertNotNil(quality["swd_mean"] as? Double)
         XCTAssertFalse(exists("walk/latents.txt.tmp"))
         XCTAssertFalse(exists("settings/training"))
 
@@ -246,7 +253,7 @@ final class MakefileExampleTests: XCTestCase {
         let parallel = try make("-j2 OUT=parallel")
         XCTAssertEqual(parallel.status, 0, parallel.output)
         let serialFiles = try outputs(out: "serial"), parallelFiles = try outputs(out: "parallel")
-        XCTAssertEqual(serialFiles.count, 6 + 6)
+        XCTAssertEqual(serialFiles.count, 7 + 6)
         XCTAssertEqual(Set(serialFiles.keys), Set(parallelFiles.keys))
         for (name, bytes) in serialFiles { XCTAssertEqual(parallelFiles[name], bytes, "\(name) differs") }
         XCTAssertEqual(try make("-q OUT=parallel").status, 0)
