@@ -56,6 +56,10 @@ extension Train {
         @Option(help: "Write a sample grid every N steps.") var sampleEvery = 500
         @Option(help: "Append a metrics line every N steps.") var logEvery = 50
         @Flag(help: "Continue the run in --out from its checkpoint.") var resume = false
+        @Option(help: "Append SWD and MS-SSIM of EMA samples to metrics.jsonl every N steps (default: 500 when --steps is at least 2000, else off; 0: off).")
+        var evalEvery: Int?
+        @Option(help: "Images per quality evaluation: real subset and EMA samples (default 2048, at most the data set's size).")
+        var evalCount: Int?
         @OptionGroup var seed: SeedOption
         @OptionGroup var common: CommonOptions
         @OptionGroup var backendOptions: BackendOptions
@@ -79,6 +83,8 @@ extension Train {
             options.sampleEvery = sampleEvery
             options.logEvery = logEvery
             options.resume = resume
+            options.evalEvery = evalEvery
+            options.evalCount = evalCount
             return options
         }
 
@@ -106,6 +112,8 @@ extension Train {
             case .logEvery: return "--log-every"
             case .width: return "--width"
             case .latentDimension: return "--z-dim"
+            case .evalEvery: return "--eval-every"
+            case .evalCount: return "--eval-count"
             }
         }
 
