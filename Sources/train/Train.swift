@@ -26,8 +26,10 @@ extension Train {
             Algorithm 1 of Gulrajani et al. (2017) with its defaults: lambda 10, 5 critic steps per generator \
             step, Adam(1e-4, 0, 0.9), batch 64. The image size comes from the shards. RUN/ receives \
             checkpoint.safetensors (every --checkpoint-every steps, at the end and on SIGINT/SIGTERM), \
-            metrics.jsonl, samples/step-NNNNNN.png and config.json. --resume continues exactly where the \
-            checkpoint left off. `train probe --help` describes the gradient probe.
+            metrics.jsonl, samples/step-NNNNNN.png, config.json and report.html. --resume continues exactly where the \
+            checkpoint left off. --eval-every N appends SWD and MS-SSIM of --eval-count EMA samples against a \
+            fixed real subset to metrics.jsonl (the floor goes to quality.json), as `evaluate --checkpoint RUN \
+            --real DATA --count N --seed S --floor` computes them. `train probe --help` describes the gradient probe.
 
             Examples:
               train --data shards/celeba64 --out runs/celeba64 --steps 6000
