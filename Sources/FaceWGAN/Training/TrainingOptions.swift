@@ -24,6 +24,7 @@ public struct TrainingOptions: Codable, Equatable {
     /// `--eval-every`'s default: every 500 steps when the run has at least 2,000 steps, else off.
     public static func defaultEvaluationInterval(steps: Int) -> Int { steps >= 2000 ? 500 : 0 }
     public static let defaultEvaluationCount = 2048
+    public var requestedEvaluationCount: Int { evalCount ?? Self.defaultEvaluationCount }
 
     /// Steps between quality evaluations, nil when evaluation is off.
     public var evaluationInterval: Int? {

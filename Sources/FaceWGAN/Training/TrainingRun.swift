@@ -115,7 +115,7 @@ public final class TrainingRun {
     /// the same ones from the seed); the floor goes to RUN/quality.json.
     private func prepareQuality() throws {
         let quality = try TrainingQuality(dataDirectory: options.data,
-                                          requestedCount: options.evalCount ?? TrainingOptions.defaultEvaluationCount,
+                                          requestedCount: options.requestedEvaluationCount,
                                           seed: options.seed)
         self.quality = quality
         try AtomicFile.write(quality.floorJSON(), to: (options.out as NSString).appendingPathComponent(TrainingQuality.floorFileName))
@@ -203,20 +203,11 @@ public final class TrainingRun {
             let evaluateNow = options.evaluationInterval.map { step % $0 == 0 || step == options.steps } ?? false
             if sampleNow || checkpointNow { try prepareSavedGenerators() }
             if evaluateNow, let quality {
-                let evaluationStart = Date()
-                if !(sampleNow || checkpointNow) { try prepareSavedGenerators(emaOnly: true) }
-                let figures = try quality.evaluate(emaGenerator)
-                let seconds = Date().timeIntervalSince(evaluationStart)
+                let seconds = try evaluate(quality, statisticsReady: sampleNow || checkpointNow,
+                                           spentBefore: evaluationSeconds, runStart: start)
                 evaluationSeconds += seconds
-                try appendMetrics(TrainingQuality.metricsLine(step: step, figures: figures, seconds: seconds,
-                                                              share: evaluationSeconds / Date().timeIntervalSince(start)))
                 // The throughput stays the training's own; the evaluation's cost is in its line.
                 interval.discount(seconds: seconds)
-                if progress == nil {
-                    report(String(format: "step %d  quality: swd_mean %.4g (floor %.4g)  ms_ssim_fake %.4f (real %.4f)  %.1f s",
-                                  step, figures.slicedWassersteinMean, quality.floorMean, figures.multiScaleSSIMFake,
-                                  figures.multiScaleSSIMReal, seconds))
-                }
             }
             if sampleNow { try writeSampleGrid() }
             if checkpointNow { try writeCheckpoint(statisticsReady: true) }
@@ -332,6 +323,22 @@ public final class TrainingRun {
         try emaGenerator.recomputeBatchNormStatistics(latents: latents.pointer, count: Self.preciseStatisticsLatents)
     }
 
+    /// Scores the EMA generator, appends the quality line and returns the seconds it took.
+    private func evaluate(_ quality: TrainingQuality, statisticsReady: Bool, spentBefore: Double, runStart: Date) throws -> Double {
+        let evaluationStart = Date()
+        if !statisticsReady { try prepareSavedGenerators(emaOnly: true) }
+        let figures = try quality.evaluate(emaGenerator)
+        let seconds = Date().timeIntervalSince(evaluationStart)
+        try appendMetrics(TrainingQuality.metricsLine(step: step, figures: figures, seconds: seconds,
+                                                      share: (spentBefore + seconds) / Date().timeIntervalSince(runStart)))
+        if progress == nil {
+            report(String(format: "step %d  quality: swd_mean %.4g (floor %.4g)  ms_ssim_fake %.4f (real %.4f)  %.1f s",
+                          step, figures.slicedWassersteinMean, quality.floorMean, figures.multiScaleSSIMFake,
+                          figures.multiScaleSSIMReal, seconds))
+        }
+        return seconds
+    }
+
     private func writeSampleGrid() throws {
         var random = RandomGenerator(seed: options.seed ^ 0x6121_D5A3)
         let latents = Tensor(shape: [Self.gridLatents, configuration.latentDimension])
@@ -404,7 +411,7 @@ public final class TrainingRun {
                                              worldSize: parallel ? collective.size : nil,
                                              rankBatch: parallel ? options.hyperparameters.batchSize / collective.size : nil,
                                              evaluation: options.evaluationInterval.map {
-                                                 .init(every: $0, count: min(options.evalCount ?? TrainingOptions.defaultEvaluationCount, dataset.count))
+                                                 .init(every: $0, count: min(options.requestedEvaluationCount, dataset.count))
                                              }))
         try AtomicFile.write(data, to: (options.out as NSString).appendingPathComponent("config.json"))
     }
