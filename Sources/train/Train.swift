@@ -26,8 +26,10 @@ extension Train {
             Algorithm 1 of Gulrajani et al. (2017) with its defaults: lambda 10, 5 critic steps per generator \
             step, Adam(1e-4, 0, 0.9), batch 64. The image size comes from the shards. RUN/ receives \
             checkpoint.safetensors (every --checkpoint-every steps, at the end and on SIGINT/SIGTERM), \
-            metrics.jsonl, samples/step-NNNNNN.png and config.json. --resume continues exactly where the \
-            checkpoint left off. `train probe --help` describes the gradient probe.
+            metrics.jsonl, samples/step-NNNNNN.png, config.json and report.html. --resume continues exactly where the \
+            checkpoint left off. --eval-every N appends SWD and MS-SSIM of --eval-count EMA samples against a \
+            fixed real subset to metrics.jsonl (the floor goes to quality.json), as `evaluate --checkpoint RUN \
+            --real DATA --count N --seed S --floor` computes them. `train probe --help` describes the gradient probe.
 
             Examples:
               train --data shards/celeba64 --out runs/celeba64 --steps 6000
@@ -56,6 +58,10 @@ extension Train {
         @Option(help: "Write a sample grid every N steps.") var sampleEvery = 500
         @Option(help: "Append a metrics line every N steps.") var logEvery = 50
         @Flag(help: "Continue the run in --out from its checkpoint.") var resume = false
+        @Option(help: "Append SWD and MS-SSIM of EMA samples to metrics.jsonl every N steps (default: 500 when --steps is at least 2000, else off; 0: off).")
+        var evalEvery: Int?
+        @Option(help: "Images per quality evaluation: real subset and EMA samples (default 2048, at most the data set's size).")
+        var evalCount: Int?
         @OptionGroup var seed: SeedOption
         @OptionGroup var common: CommonOptions
         @OptionGroup var backendOptions: BackendOptions
@@ -79,6 +85,8 @@ extension Train {
             options.sampleEvery = sampleEvery
             options.logEvery = logEvery
             options.resume = resume
+            options.evalEvery = evalEvery
+            options.evalCount = evalCount
             return options
         }
 
@@ -106,6 +114,8 @@ extension Train {
             case .logEvery: return "--log-every"
             case .width: return "--width"
             case .latentDimension: return "--z-dim"
+            case .evalEvery: return "--eval-every"
+            case .evalCount: return "--eval-count"
             }
         }
 

@@ -150,4 +150,43 @@ final class RunReportTests: XCTestCase {
         let html = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
         XCTAssertTrue(html.contains("no metrics yet"))
     }
+
+    let qualityLines = [
+        "{\"step\": 10, \"swd_32\": 80.5, \"swd_16\": 60.25, \"swd_mean\": 70.375, \"ms_ssim_fake\": 0.31, \"ms_ssim_real\": 0.25, \"eval_count\": 8, \"eval_s\": 0.5, \"eval_share\": 0.02}",
+        "{\"step\": 20, \"swd_32\": 40.5, \"swd_16\": 30.25, \"swd_mean\": 35.375, \"ms_ssim_fake\": 0.27, \"ms_ssim_real\": 0.25, \"eval_count\": 8, \"eval_s\": 0.7, \"eval_share\": 0.025}",
+    ]
+    let qualityJSON = "{\"format\": \"facewgan-quality\", \"version\": 1, \"count\": 8, \"seed\": 0, \"floor_count\": 8, "
+        + "\"swd_floor_32\": 12.5, \"swd_floor_16\": 9.5, \"swd_floor_mean\": 11, \"ms_ssim_real\": 0.25, \"setup_s\": 1.5}\n"
+
+    func testQualitySectionDrawsSWDWithTheFloorAndMSSSIMWithTheReals() {
+        let html = RunReport.render(configurationJSON: configuration, metricsLines: metrics + qualityLines, sampleFiles: [],
+                                    newestSamplePNG: nil, qualityJSON: qualityJSON)
+        XCTAssertEqual(count("<svg", in: html), 7)
+        XCTAssertEqual(count("<h2>Quality</h2>", in: html), 1)
+        let quality = html.components(separatedBy: "<h2>Quality</h2>")[1].components(separatedBy: "</section>")[0]
+        XCTAssertEqual(count("<svg", in: quality), 2)
+        XCTAssertEqual(count("class=\"reference\"", in: quality), 2, "the floor and the reals' MS-SSIM")
+        XCTAssertTrue(quality.contains(">floor 11</text>"))
+        XCTAssertTrue(quality.contains(">reals 0.25</text>"))
+        XCTAssertTrue(quality.contains("last 35.38"))
+        XCTAssertTrue(quality.contains("<tr><th>32 px</th><td>40.5</td><td>12.5</td></tr>"))
+        XCTAssertTrue(quality.contains("<tr><th>mean</th><td>35.38</td><td>11</td></tr>"))
+        XCTAssertTrue(quality.contains("0.60 s per evaluation") && quality.contains("2.5% of the run"), quality)
+        // The summary tiles still read the last training line, not the quality lines after it.
+        XCTAssertTrue(html.contains("314.1"))
+        // The floor line lies inside the plot even though every SWD is above it.
+        let swd = quality.components(separatedBy: "class=\"reference\"")[1]
+        let y = Double(swd.components(separatedBy: "y1=\"")[1].components(separatedBy: "\"")[0])!
+        XCTAssertTrue((RunReport.margin.top...(RunReport.chartHeight - RunReport.margin.bottom)).contains(y), "\(y)")
+    }
+
+    func testNoQualitySectionWithoutEvaluation() {
+        let html = RunReport.render(configurationJSON: configuration, metricsLines: metrics, sampleFiles: [], newestSamplePNG: nil)
+        XCTAssertFalse(html.contains("Quality"))
+        XCTAssertFalse(html.contains("class=\"reference\""))
+        // The floor alone (before the first evaluation): the section says none has run yet.
+        let early = RunReport.render(configurationJSON: configuration, metricsLines: metrics, sampleFiles: [],
+                                     newestSamplePNG: nil, qualityJSON: qualityJSON)
+        XCTAssertTrue(early.contains("No evaluation yet"))
+    }
 }

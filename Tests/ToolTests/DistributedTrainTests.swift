@@ -120,6 +120,18 @@ final class DistributedTrainTests: XCTestCase {
         try assertSameTraining(ranks: 3, batch: 12, norm: "none")
     }
 
+    /// `--eval-every` under MPI: rank 0 alone evaluates and writes each quality line once; the other
+    /// ranks wait at the next collective.
+    func testRankZeroAloneEvaluatesQuality() throws {
+        let out = root.appendingPathComponent("quality").path
+        let result = try mpirun(2, arguments(out, batch: 8, norm: "layer", steps: 4, extra: ["--eval-every", "2", "--eval-count", "8"]))
+        XCTAssertEqual(result.status, 0, result.output + result.standardError)
+        let steps = try metrics(out).filter { $0["swd_mean"] != nil }.compactMap { $0["step"] as? Int }
+        XCTAssertEqual(steps, [2, 4])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/quality.json"))
+        XCTAssertEqual(try Checkpoint.read(path: out + "/checkpoint.safetensors").step, 4)
+    }
+
     func testABatchThatDoesNotDivideIsAnError() throws {
         let result = try mpirun(3, arguments(root.appendingPathComponent("bad").path, batch: 16, norm: "layer", steps: 1))
         XCTAssertNotEqual(result.status, 0)

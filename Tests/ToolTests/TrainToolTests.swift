@@ -209,4 +209,102 @@ final class TrainToolTests: XCTestCase {
         result = try ToolRunner.run("train", ["--data", data, "--out", out, "--steps", "0"])
         XCTAssertEqual(result.status, 2, "a bad option is a usage error")
     }
+
+    // MARK: - Quality during training (--eval-every)
+
+    static let qualityKeys = ["swd_32", "swd_16", "swd_mean", "ms_ssim_fake", "ms_ssim_real", "eval_count", "eval_s", "eval_share"]
+
+    /// The metrics lines that carry quality figures, by step, without the timing fields.
+    func qualityLines(_ out: String) throws -> [Int: [String: Double]] {
+        var lines = [Int: [String: Double]]()
+        for line in try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n") {
+            var object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            guard object["swd_mean"] != nil else { continue }
+            XCTAssertEqual(Set(object.keys), Set(Self.qualityKeys + ["step"]), "\(line)")
+            let step = try XCTUnwrap(object.removeValue(forKey: "step") as? Int)
+            XCTAssertNil(lines[step], "one quality line per step")
+            lines[step] = object.compactMapValues { $0 as? Double }.filter { !$0.key.hasPrefix("eval_s") }
+        }
+        return lines
+    }
+
+    func testEvalEveryWritesQualityLinesTheFloorAndTheReportSection() throws {
+        let out = root.appendingPathComponent("run").path
+        let result = try train(out, ["--steps", "4", "--eval-every", "2", "--eval-count", "8", "--seed", "3"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        let lines = try qualityLines(out)
+        XCTAssertEqual(lines.keys.sorted(), [2, 4])
+        for (step, line) in lines {
+            XCTAssertEqual(line["eval_count"], 8, "step \(step)")
+            for key in ["swd_32", "swd_16", "swd_mean", "ms_ssim_fake"] {
+                XCTAssertTrue(line[key].map { $0.isFinite && $0 >= 0 } ?? false, "\(key) at step \(step): \(line)")
+            }
+        }
+        // The training lines are as without evaluation.
+        let text = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8)
+        XCTAssertEqual(text.split(separator: "\n").filter { $0.contains("\"wasserstein\"") }.count, 1)
+        let floor = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/quality.json"))) as? [String: Any])
+        XCTAssertEqual(floor["format"] as? String, "facewgan-quality")
+        XCTAssertEqual(floor["count"] as? Int, 8)
+        XCTAssertEqual(floor["floor_count"] as? Int, 8, "two disjoint halves of the 16 images")
+        let floorMean = try XCTUnwrap(floor["swd_floor_mean"] as? Double)
+        XCTAssertTrue(floorMean.isFinite && floorMean > 0)
+        let report = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        XCTAssertTrue(report.contains("<h2>Quality</h2>") && report.contains("class=\"reference\""), "report.html draws the floor")
+        XCTAssertTrue(report.contains("<b>Sliced Wasserstein distance</b>") && report.contains("<b>MS-SSIM of the fakes</b>"))
+        let config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as? [String: Any])
+        XCTAssertEqual(config["evaluation"] as? [String: Int], ["every": 2, "count": 8])
+        XCTAssertEqual((config["options"] as? [String: Any])?["evalEvery"] as? Int, 2)
+
+        // The last line is what `evaluate` computes for the final checkpoint with the run's seed.
+        let check = try ToolRunner.run("evaluate", ["--real", data, "--checkpoint", out, "--count", "8", "--seed", "3", "--floor",
+                                                    "--threads", "2", "--quiet"])
+        XCTAssertEqual(check.status, 0, check.standardError)
+        let figures = try XCTUnwrap(try JSONSerialization.jsonObject(with: check.standardOutput) as? [String: Any])
+        for key in ["swd_32", "swd_16", "swd_mean", "ms_ssim_fake", "ms_ssim_real"] {
+            XCTAssertEqual(figures[key] as? Double, lines[4]?[key], key)
+        }
+        for key in ["swd_floor_32", "swd_floor_16", "swd_floor_mean"] {
+            XCTAssertEqual(figures[key] as? Double, floor[key] as? Double, key)
+        }
+    }
+
+    func testEvaluationResumesSeamlesslyAndLeavesCheckpointsUnchanged() throws {
+        let quality = ["--eval-every", "2", "--eval-count", "8"]
+        let common = ["--checkpoint-every", "2", "--sample-every", "100", "--seed", "5"]
+        let plain = root.appendingPathComponent("plain").path
+        let straight = root.appendingPathComponent("straight").path
+        let resumed = root.appendingPathComponent("resumed").path
+        XCTAssertEqual(try train(plain, ["--steps", "4"] + common).status, 0)
+        XCTAssertEqual(try train(straight, ["--steps", "4"] + common + quality).status, 0)
+        XCTAssertEqual(try train(resumed, ["--steps", "2"] + common + quality).status, 0)
+        let result = try train(resumed, ["--steps", "4", "--resume"] + common + quality)
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertEqual(try qualityLines(resumed), try qualityLines(straight), "a resumed run evaluates the same sets")
+        let bytes = { (run: String) in try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint.safetensors")) }
+        XCTAssertTrue(try bytes(straight) == bytes(plain), "the evaluation does not change the checkpoint")
+        XCTAssertTrue(try bytes(resumed) == bytes(plain), "nor does resuming an evaluated run")
+    }
+
+    func testEvaluationIsOffByDefaultForShortRuns() throws {
+        let out = root.appendingPathComponent("run").path
+        XCTAssertEqual(try train(out, ["--steps", "2", "--log-every", "1"]).status, 0)
+        let text = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8)
+        XCTAssertFalse(text.contains("swd") || text.contains("ms_ssim"), text)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/quality.json"))
+        XCTAssertFalse(try String(contentsOfFile: out + "/report.html", encoding: .utf8).contains("Quality"))
+        let config = try String(contentsOfFile: out + "/config.json", encoding: .utf8)
+        XCTAssertFalse(config.contains("eval"), config)
+    }
+
+    func testEvaluationOptionsAreChecked() throws {
+        let out = root.appendingPathComponent("run").path
+        for (arguments, flag) in [(["--eval-count", "1"], "--eval-count"), (["--eval-count", "0"], "--eval-count"),
+                                  (["--eval-every=-1"], "--eval-every")] {
+            let result = try train(out, ["--steps", "2"] + arguments)
+            XCTAssertEqual(result.status, 2, "\(arguments): \(result.standardError)")
+            XCTAssertTrue(result.standardError.contains(flag), result.standardError)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors"))
+        }
+    }
 }

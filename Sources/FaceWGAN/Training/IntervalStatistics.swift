@@ -34,6 +34,9 @@ struct IntervalStatistics {
         collectiveSeconds = (collectiveSeconds ?? 0) + seconds
     }
 
+    /// Leaves `seconds` (spent on something else, a quality evaluation) out of the interval's rate.
+    mutating func discount(seconds: Double) { started += seconds }
+
     private var rate: Double { Double(images) / max(Date().timeIntervalSince(started), 1e-9) }
     private func mean(_ sum: Double, _ count: Int) -> Double { count > 0 ? sum / Double(count) : .nan }
 

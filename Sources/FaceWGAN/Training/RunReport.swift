@@ -19,13 +19,15 @@ public enum RunReport {
     /// The page for a run: `configurationJSON` is config.json's text (empty if missing),
     /// `metricsLines` the lines of metrics.jsonl, `sampleFiles` the names of the grids in samples/
     /// ("step-000500.png", with or without the "samples/" prefix), `newestSamplePNG` the bytes of the
-    /// newest grid (embedded; nil: linked only).
+    /// newest grid (embedded; nil: linked only), `qualityJSON` RUN/quality.json's text (empty if missing:
+    /// the run has no quality evaluation, or it has not started).
     public static func render(configurationJSON: String, metricsLines: [String], sampleFiles: [String],
-                              newestSamplePNG: [UInt8]?) -> String {
+                              newestSamplePNG: [UInt8]?, qualityJSON: String = "") -> String {
         let configuration = flattenConfiguration(configurationJSON)
         let metrics = metricsLines.compactMap(parseMetricsLine)
         let grids = sortedGrids(sampleFiles)
-        let latest = metrics.last
+        // The summary reads the training lines; quality lines (`swd_mean`) have their own section.
+        let latest = metrics.last { $0["swd_mean"] == nil } ?? metrics.last
         let totalSteps = configuration.first { $0.key == "options.steps" }.flatMap { Int($0.value) }
 
         var html = """
@@ -63,6 +65,7 @@ public enum RunReport {
             html += "</figure>\n"
         }
         html += "</div></section>\n"
+        html += qualitySection(metrics: metrics, floor: numericFields(qualityJSON))
 
         html += "<section><h2>Samples</h2>\n"
         if grids.isEmpty {
@@ -122,8 +125,10 @@ public enum RunReport {
         let newest = sortedGrids(names).first.flatMap {
             try? readFileBytes(atPath: (samplesDirectory as NSString).appendingPathComponent($0.name))
         }
+        let quality = (try? readFileBytes(atPath: run.appendingPathComponent(TrainingQuality.floorFileName)))
+            .map { String(decoding: $0, as: UTF8.self) } ?? ""
         let html = render(configurationJSON: configuration, metricsLines: metrics, sampleFiles: names,
-                          newestSamplePNG: newest)
+                          newestSamplePNG: newest, qualityJSON: quality)
         try AtomicFile.write(html, to: run.appendingPathComponent("report.html"))
     }
 
@@ -140,7 +145,14 @@ public enum RunReport {
     /// `nan` and `inf` (printf's %g), so values are read with Double's own parser. A line without a
     /// numeric "step" is skipped.
     static func parseMetricsLine(_ line: String) -> MetricsLine? {
-        var text = Substring(line.trimmingCharacters(in: .whitespaces))
+        guard var values = numericFields(line),
+              let step = values.removeValue(forKey: "step"), step.isFinite else { return nil }
+        return MetricsLine(step: step, values: values)
+    }
+
+    /// The numeric fields of a flat JSON object on one line (others skipped); nil if it is not one.
+    static func numericFields(_ line: String) -> [String: Double]? {
+        var text = Substring(line.trimmingCharacters(in: .whitespacesAndNewlines))
         guard text.hasPrefix("{"), text.hasSuffix("}") else { return nil }
         text = text.dropFirst().dropLast()
         var values: [String: Double] = [:]
@@ -150,8 +162,7 @@ public enum RunReport {
             let raw = field[field.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             if raw == "null" { values[key] = .nan } else if let value = Double(raw) { values[key] = value }
         }
-        guard let step = values.removeValue(forKey: "step"), step.isFinite else { return nil }
-        return MetricsLine(step: step, values: values)
+        return values
     }
 
     /// config.json as (dotted key, value) rows with keys sorted: {"options": {"steps": 30}} gives
@@ -229,6 +240,57 @@ public enum RunReport {
         }.sorted { $0.step > $1.step }
     }
 
+    // MARK: - Quality
+
+    /// The quality curves (`train --eval-every`): SWD mean with the floor, MS-SSIM of the fakes with the
+    /// reals' value, the latest figures per pyramid level, and the evaluation's cost. Empty when the
+    /// run has neither quality lines nor a floor.
+    static func qualitySection(metrics: [MetricsLine], floor: [String: Double]?) -> String {
+        let lines = metrics.filter { $0["swd_mean"] != nil }
+        guard !lines.isEmpty || floor != nil else { return "" }
+        var html = "<section class=\"quality\"><h2>Quality</h2>\n"
+        let count = lines.last?["eval_count"] ?? floor?["count"]
+        html += "<p class=\"note\">SWD (x1e3, mean over the Laplacian pyramid's levels) and MS-SSIM of "
+            + (count.map { "\(Int($0)) " } ?? "") + "EMA samples against as many fixed real images. The dashed floor is the "
+            + "SWD between two disjoint halves of the real data" + (floor?["floor_count"].map { " (\(Int($0)) images each)" } ?? "")
+            + ": a perfect generator scores about that. SWD falling towards it means the samples get closer to the data; "
+            + "MS-SSIM of the fakes far above the reals' means they look alike (mode collapse).</p>\n"
+        var swdReferences = [(value: Double, label: String)]()
+        if let value = floor?["swd_floor_mean"] { swdReferences.append((value, "floor " + formatNumber(value))) }
+        var ssimReferences = [(value: Double, label: String)]()
+        if let value = lines.last?["ms_ssim_real"] ?? floor?["ms_ssim_real"] { ssimReferences.append((value, "reals " + formatNumber(value))) }
+        html += "<div class=\"charts\">\n"
+        for (key, title, note, references) in [
+            ("swd_mean", "Sliced Wasserstein distance", "mean over levels, x1e3; lower is better", swdReferences),
+            ("ms_ssim_fake", "MS-SSIM of the fakes", "similarity of random pairs; far above the reals' is collapse", ssimReferences),
+        ] {
+            html += "<figure class=\"chart\"><figcaption><b>\(escape(title))</b> <span>\(escape(note))</span></figcaption>\n"
+            html += chart(points: lines.map { ($0.step, $0[key] ?? .nan) }, label: title, references: references)
+            html += "</figure>\n"
+        }
+        html += "</div>\n"
+        if let last = lines.last {
+            let resolutions = last.values.keys.compactMap { $0.hasPrefix("swd_") ? Int($0.dropFirst(4)) : nil }.sorted(by: >)
+            html += "<table class=\"config\">\n<tr><th>step \(Int(last.step))</th><th>SWD</th><th>floor</th></tr>\n"
+            for resolution in resolutions {
+                html += "<tr><th>\(resolution) px</th><td>\(formatNumber(last["swd_\(resolution)"]!))</td><td>"
+                    + (floor?["swd_floor_\(resolution)"].map(formatNumber) ?? "-") + "</td></tr>\n"
+            }
+            html += "<tr><th>mean</th><td>\(formatNumber(last["swd_mean"]!))</td><td>"
+                + (floor?["swd_floor_mean"].map(formatNumber) ?? "-") + "</td></tr>\n</table>\n"
+            let seconds = lines.compactMap { $0["eval_s"] }
+            if !seconds.isEmpty {
+                html += "<p class=\"note\">Cost: " + String(format: "%.2f s", seconds.reduce(0, +) / Double(seconds.count))
+                    + " per evaluation on average" + (last["eval_share"].map { String(format: ", %.1f%% of the run's time so far", 100 * $0) } ?? "")
+                    + (floor?["setup_s"].map { String(format: "; %.1f s at start for the real images and the floor", $0) } ?? "") + ".</p>\n"
+            }
+        } else {
+            html += "<p class=\"empty\">No evaluation yet (train appends one to metrics.jsonl every --eval-every steps).</p>\n"
+        }
+        html += "</section>\n"
+        return html
+    }
+
     // MARK: - Charts
 
     static let chartWidth = 520.0, chartHeight = 230.0
@@ -237,8 +299,9 @@ public enum RunReport {
     static let maximumPlottedPoints = 600
 
     /// An SVG line chart of (step, value): ticks and labels on both axes, a smoothed line over the raw
-    /// one when there are many points, gaps and red marks at non-finite values, a dot for one point.
-    static func chart(points: [(Double, Double)], label: String) -> String {
+    /// one when there are many points, gaps and red marks at non-finite values, a dot for one point;
+    /// `references` are labelled dashed horizontal lines (inside the value range).
+    static func chart(points: [(Double, Double)], label: String, references: [(value: Double, label: String)] = []) -> String {
         let width = chartWidth, height = chartHeight
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" "
             + "width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(escape(label)) against step\">\n"
@@ -253,7 +316,8 @@ public enum RunReport {
         // Axis ranges: steps from all points, values from the finite ones (padded, never empty).
         var (stepLow, stepHigh) = (points.map(\.0).min()!, points.map(\.0).max()!)
         if stepLow == stepHigh { stepLow -= 1; stepHigh += 1 }
-        var (valueLow, valueHigh) = finite.isEmpty ? (-1.0, 1.0) : (finite.map(\.1).min()!, finite.map(\.1).max()!)
+        let levels = finite.map(\.1) + references.map(\.value).filter(\.isFinite)
+        var (valueLow, valueHigh) = levels.isEmpty ? (-1.0, 1.0) : (levels.min()!, levels.max()!)
         if valueLow == valueHigh {
             let pad = max(abs(valueLow) * 0.1, 1e-3)
             valueLow -= pad; valueHigh += pad
@@ -277,6 +341,10 @@ public enum RunReport {
             svg += "<line class=\"zero\" x1=\"\(f(plotLeft))\" x2=\"\(f(plotRight))\" y1=\"\(f(y(0)))\" y2=\"\(f(y(0)))\"/>\n"
         }
 
+        for reference in references where reference.value.isFinite {
+            svg += "<line class=\"reference\" x1=\"\(f(plotLeft))\" x2=\"\(f(plotRight))\" y1=\"\(f(y(reference.value)))\" y2=\"\(f(y(reference.value)))\"/>"
+            svg += "<text class=\"referencelabel\" x=\"\(f(plotRight - 4))\" y=\"\(f(y(reference.value) - 4))\" text-anchor=\"end\">\(escape(reference.label))</text>\n"
+        }
         let plotted = bucketed(points)
         let raw = pathData(plotted, x: x, y: y)
         if finite.count == 1 || (plotted.filter { $0.1.isFinite }.count == 1) {
@@ -426,6 +494,8 @@ public enum RunReport {
     svg .raw { fill: none; stroke: var(--raw); stroke-width: 1; }
     svg .dot, svg .point { fill: var(--line); }
     svg .bad { stroke: #d92d20; stroke-width: 2; }
+    svg .reference { stroke: #039855; stroke-width: 1.5; stroke-dasharray: 6 4; }
+    svg .referencelabel { fill: #039855; font-size: 11px; }
     svg .badlabel { fill: #d92d20; font-size: 11px; }
     svg .last { fill: #475467; font-size: 11px; }
     svg .empty { fill: var(--muted); font-size: 14px; }

@@ -16,6 +16,21 @@ public struct TrainingOptions: Codable, Equatable {
     public var sampleEvery = 500
     public var logEvery = 50
     public var resume = false
+    /// Quality evaluation every N steps (`train --eval-every`); nil: `defaultEvaluationInterval`, 0: off.
+    public var evalEvery: Int?
+    /// Images in the evaluation's real subset and fake set (`--eval-count`); nil: 2,048.
+    public var evalCount: Int?
+
+    /// `--eval-every`'s default: every 500 steps when the run has at least 2,000 steps, else off.
+    public static func defaultEvaluationInterval(steps: Int) -> Int { steps >= 2000 ? 500 : 0 }
+    public static let defaultEvaluationCount = 2048
+    public var requestedEvaluationCount: Int { evalCount ?? Self.defaultEvaluationCount }
+
+    /// Steps between quality evaluations, nil when evaluation is off.
+    public var evaluationInterval: Int? {
+        let every = evalEvery ?? Self.defaultEvaluationInterval(steps: steps)
+        return every > 0 ? every : nil
+    }
 
     public init(data: String, out: String) {
         self.data = data
@@ -25,7 +40,7 @@ public struct TrainingOptions: Codable, Equatable {
     /// The fields `validate()` checks, by their names here (`hyperparameters` fields by their own).
     public enum Field: String, CaseIterable, Sendable {
         case steps, batchSize, criticIterations, lambda, learningRate, beta1, beta2, emaDecay
-        case checkpointEvery, sampleEvery, logEvery, width, latentDimension
+        case checkpointEvery, sampleEvery, logEvery, width, latentDimension, evalEvery, evalCount
     }
 
     /// A field outside its range. It names the field, not a flag: a tool maps fields to its own flags.
@@ -55,5 +70,7 @@ public struct TrainingOptions: Codable, Equatable {
         try require(logEvery >= 1, .logEvery, "must be at least 1")
         if let width { try require(width >= 1, .width, "must be at least 1") }
         if let latentDimension { try require(latentDimension >= 1, .latentDimension, "must be at least 1") }
+        if let evalEvery { try require(evalEvery >= 0, .evalEvery, "must be at least 0 (0 turns evaluation off)") }
+        if let evalCount { try require(evalCount >= 2, .evalCount, "must be at least 2 (MS-SSIM compares pairs of images)") }
     }
 }

@@ -33,6 +33,8 @@ public final class TrainingRun {
     private let progress: ((TrainingProgress) -> Void)?
     public let collective: Collective
     private var parallel: Bool { collective.size > 1 }
+    /// The quality evaluation (`--eval-every`), on rank 0 only; nil when it is off.
+    private var quality: TrainingQuality?
 
     public var checkpointPath: String { Self.checkpointPath(options) }
     private static func checkpointPath(_ options: TrainingOptions) -> String {
@@ -106,6 +108,19 @@ public final class TrainingRun {
         }
         try writeConfiguration()
         if checkpoint == nil { try? FileManager.default.removeItem(atPath: metricsPath) } else { try trimMetrics() }
+        if options.evaluationInterval != nil { try prepareQuality() }
+    }
+
+    /// The real subset, its descriptors and the floor, once per invocation (a resumed run rebuilds
+    /// the same ones from the seed); the floor goes to RUN/quality.json.
+    private func prepareQuality() throws {
+        let quality = try TrainingQuality(dataDirectory: options.data,
+                                          requestedCount: options.requestedEvaluationCount,
+                                          seed: options.seed)
+        self.quality = quality
+        try AtomicFile.write(quality.floorJSON(), to: (options.out as NSString).appendingPathComponent(TrainingQuality.floorFileName))
+        report(String(format: "quality: %d real images, floor swd_mean %.4g (halves of %d), ms_ssim_real %.4f; set up in %.1f s",
+                      quality.count, quality.floorMean, quality.floorCount, quality.evaluator.multiScaleSSIMReal, quality.setupSeconds))
     }
 
     /// The checkpoint to resume: rank 0 reads it and sends its bytes to the other ranks, so that nodes
@@ -143,6 +158,7 @@ public final class TrainingRun {
         var interval = IntervalStatistics()
         let batch = options.hyperparameters.batchSize, criticIterations = options.hyperparameters.criticIterations
         let partOffset = trainer.part.samples(of: batch).lowerBound * configuration.imageItemSize
+        var evaluationSeconds = 0.0
         while step < options.steps {
             // A signal may reach one rank only: they agree on it, so all stop at the same step.
             let signal = Int32(collective.maximum(Int(stop.received ?? 0)))
@@ -188,9 +204,22 @@ public final class TrainingRun {
                 interval = IntervalStatistics(carryingRateFrom: interval)
             }
             progress?(interval.progress(step: step, total: options.steps))
+            let evaluateNow = options.evaluationInterval.map { step % $0 == 0 || step == options.steps } ?? false
             if sampleNow || checkpointNow { try prepareSavedGenerators() }
+            if evaluateNow, let quality {
+                let seconds = try evaluate(quality, statisticsReady: sampleNow || checkpointNow,
+                                           spentBefore: evaluationSeconds, runStart: start)
+                evaluationSeconds += seconds
+                // The throughput stays the training's own; the evaluation's cost is in its line.
+                interval.discount(seconds: seconds)
+            }
             if sampleNow { try writeSampleGrid() }
             if checkpointNow { try writeCheckpoint(statisticsReady: true) }
+        }
+        if quality != nil, collective.isRoot {
+            let elapsed = Date().timeIntervalSince(start)
+            report(String(format: "quality evaluations took %.1f s of %.1f s (%.1f%%)", evaluationSeconds, elapsed,
+                          100 * evaluationSeconds / max(elapsed, 1e-9)))
         }
         return .finished
     }
@@ -286,13 +315,32 @@ public final class TrainingRun {
 
     /// Both saved generators get BatchNorm statistics recomputed from their weights, over latents that
     /// depend only on the seed and the step (so a resumed run writes the same bytes).
-    private func prepareSavedGenerators() throws {
+    /// `emaOnly`: only the EMA generator (what a quality evaluation reads).
+    private func prepareSavedGenerators(emaOnly: Bool = false) throws {
         var random = RandomGenerator(seed: options.seed ^ 0xB47C_5EED ^ (UInt64(step) &* 0x9E37_79B9_7F4A_7C15))
         let latents = Tensor(shape: [Self.preciseStatisticsLatents, configuration.latentDimension])
         random.fillNormal(latents.buffer)
-        try trainer.generator.recomputeBatchNormStatistics(latents: latents.pointer, count: Self.preciseStatisticsLatents)
+        if !emaOnly {
+            try trainer.generator.recomputeBatchNormStatistics(latents: latents.pointer, count: Self.preciseStatisticsLatents)
+        }
         emaGenerator.parameters.values.copy(from: emaParameters)
         try emaGenerator.recomputeBatchNormStatistics(latents: latents.pointer, count: Self.preciseStatisticsLatents)
+    }
+
+    /// Scores the EMA generator, appends the quality line and returns the seconds it took.
+    private func evaluate(_ quality: TrainingQuality, statisticsReady: Bool, spentBefore: Double, runStart: Date) throws -> Double {
+        let evaluationStart = Date()
+        if !statisticsReady { try prepareSavedGenerators(emaOnly: true) }
+        let figures = try quality.evaluate(emaGenerator)
+        let seconds = Date().timeIntervalSince(evaluationStart)
+        try appendMetrics(TrainingQuality.metricsLine(step: step, figures: figures, seconds: seconds,
+                                                      share: (spentBefore + seconds) / Date().timeIntervalSince(runStart)))
+        if progress == nil {
+            report(String(format: "step %d  quality: swd_mean %.4g (floor %.4g)  ms_ssim_fake %.4f (real %.4f)  %.1f s",
+                          step, figures.slicedWassersteinMean, quality.floorMean, figures.multiScaleSSIMFake,
+                          figures.multiScaleSSIMReal, seconds))
+        }
+        return seconds
     }
 
     private func writeSampleGrid() throws {
@@ -358,11 +406,17 @@ public final class TrainingRun {
             /// Only in data-parallel runs (a single-process config.json stays as it was).
             let worldSize: Int?
             let rankBatch: Int?
+            /// Only when the quality evaluation is on: its interval and image count as resolved.
+            let evaluation: Evaluation?
+            struct Evaluation: Encodable { let every: Int; let count: Int }
         }
         let data = try encoder.encode(Stored(options: options, model: configuration, dataFingerprint: dataset.fingerprint,
                                              backend: backend.name, precision: backend.precision.rawValue,
                                              worldSize: parallel ? collective.size : nil,
-                                             rankBatch: parallel ? options.hyperparameters.batchSize / collective.size : nil))
+                                             rankBatch: parallel ? options.hyperparameters.batchSize / collective.size : nil,
+                                             evaluation: options.evaluationInterval.map {
+                                                 .init(every: $0, count: min(options.requestedEvaluationCount, dataset.count))
+                                             }))
         try AtomicFile.write(data, to: (options.out as NSString).appendingPathComponent("config.json"))
     }
 
