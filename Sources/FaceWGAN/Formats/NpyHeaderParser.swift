@@ -184,9 +184,7 @@ extension Npy {
         /// A tuple of non-negative integers, with the element count checked for overflow.
         mutating func tupleValue(_ key: String) throws -> [Int] {
             let start = position
-            func unreadable(_ why: String) -> FormatError {
-                fail("'\(key)' \(excerpt(from: start)) \(place(start)) is not readable: \(why)")
-            }
+            func unreadable(_ why: String) -> FormatError { self.unreadable(key, start, why) }
             let expected = "expected a tuple of non-negative integers such as (16, 128) or (5,)"
             guard current == UInt8(ascii: "(") else { throw unreadable(expected) }
             position += 1
@@ -199,7 +197,7 @@ extension Npy {
                     position += 1
                     break
                 }
-                guard let value = try integer(unreadable) else { throw unreadable(expected) }
+                guard let value = try integer(key, tupleStart: start) else { throw unreadable(expected) }
                 values.append(value)
                 skipSpaces()
                 if current == UInt8(ascii: ",") {
@@ -220,8 +218,14 @@ extension Npy {
             return values
         }
 
-        /// A decimal integer as Python writes one (nil when no digit is at the position).
-        mutating func integer(_ unreadable: (String) -> FormatError) throws -> Int? {
+        func unreadable(_ key: String, _ start: Int, _ why: String) -> FormatError {
+            fail("'\(key)' \(excerpt(from: start)) \(place(start)) is not readable: \(why)")
+        }
+
+        /// A decimal integer as Python writes one (nil when no digit is at the position), in the tuple of
+        /// `key` that starts at `tupleStart`.
+        mutating func integer(_ key: String, tupleStart: Int) throws -> Int? {
+            func unreadable(_ why: String) -> FormatError { self.unreadable(key, tupleStart, why) }
             let start = position
             while let byte = current, byte >= 0x30 && byte <= 0x39 { position += 1 }
             guard position > start else { return nil }
@@ -236,7 +240,7 @@ extension Npy {
             for digit in digits {
                 let (times, overflow) = value.multipliedReportingOverflow(by: 10)
                 let (sum, overflowSum) = times.addingReportingOverflow(Int(digit - 0x30))
-                guard !overflow, !overflowSum else { throw fail("'shape' number \(place(start)) is too large") }
+                guard !overflow, !overflowSum else { throw fail("'\(key)' number \(place(start)) is too large") }
                 value = sum
             }
             return value
