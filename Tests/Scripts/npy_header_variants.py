@@ -69,7 +69,7 @@ def variants():
         add(f"{name} between tokens", wrap(dict_(sep="," + space, colon=space + ":" + space)))
         add(f"{name} inside the tuple", wrap(dict_(shape=f"({space}2{space},{space}3{space})")))
         add(f"{name} before the dict", wrap(space + BASE),
-            stricter=None if space == "\t" else "before the '{' only spaces and tabs (what literal_eval strips)")
+            stricter=None if space in ("\t", " \t\n ") else "before the '{' only spaces and tabs (what literal_eval strips)")
         add(f"{name} after the dict", wrap(BASE + space))
     add("not aligned", wrap(BASE, align=0))
     add("aligned to 16 (numpy < 1.9)", wrap(BASE, align=16))

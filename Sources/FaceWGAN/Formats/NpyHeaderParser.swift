@@ -50,19 +50,19 @@ extension Npy {
             return "byte 0x" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
         }
 
-        /// Up to 40 bytes from `start` through the first ')' (or to a ',' or '}' before one), for messages.
+        /// The value starting at `start`, for messages: through its closing bracket when it opens one,
+        /// else up to a ',', '}' or line end; at most 40 bytes.
         func excerpt(from start: Int) -> String {
-            var end = start
+            var end = start, depth = 0
             while end < bytes.count, end - start < 40 {
                 let byte = bytes[end]
+                if byte == UInt8(ascii: "(") || byte == UInt8(ascii: "[") { depth += 1 }
+                if byte == UInt8(ascii: ")") || byte == UInt8(ascii: "]") { depth -= 1 }
+                if depth == 0 && (byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}")) || byte == 0x0A { break }
                 end += 1
-                if byte == UInt8(ascii: ")") { break }
-                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == 0x0A, bytes[start] != UInt8(ascii: "(") {
-                    end -= 1
-                    break
-                }
+                if depth <= 0 && (byte == UInt8(ascii: ")") || byte == UInt8(ascii: "]")) { break }
             }
-            return String(decoding: bytes[start..<max(end, start)], as: UTF8.self)
+            return String(decoding: bytes[start..<end], as: UTF8.self)
         }
 
         static func isSpace(_ byte: UInt8) -> Bool {
@@ -153,7 +153,9 @@ extension Npy {
             }
             guard current == quote else { throw fail("string \(place(start)) is not closed on its line") }
             position += 1
-            if let byte = current, byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {
+            var next = position
+            while next < bytes.count, Self.isSpace(bytes[next]) { next += 1 }
+            if next < bytes.count, bytes[next] == UInt8(ascii: "'") || bytes[next] == UInt8(ascii: "\"") {
                 throw fail("has two strings in a row \(place(start)) (Python would join them; numpy never writes that)")
             }
             return String(decoding: bytes[(start + 1)..<(position - 1)], as: UTF8.self)
