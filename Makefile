@@ -4,7 +4,7 @@ THREADS ?= 2
 PACKAGES = libpng-dev libjpeg-dev libblas-dev libopenblas0-pthread libdnnl-dev libopenmpi-dev openmpi-bin pkg-config
 BIN = .build/release
 
-.PHONY: deps build test bench demo clean
+.PHONY: deps build test bench demo clean fuzz
 
 # Installs only the Debian packages that are missing; silent when all are present.
 deps:
@@ -37,6 +37,12 @@ bench: build
 	THREADS=$(THREADS) BIN=$(BIN) sh bench/preprocess_bench.sh
 	THREADS=$(THREADS) BIN=$(BIN) sh bench/evaluate_bench.sh
 	THREADS=$(THREADS) BIN=$(BIN) sh bench/scaling_bench.sh
+
+# libFuzzer targets for every parser of untrusted input (Fuzz/), FUZZ_SECONDS each, one after the other;
+# crashing inputs land in Tests/Fixtures/fuzz-regressions/<target>/, replayed by `make test`.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh Fuzz/run.sh
 
 demo: build
 	./pipeline.sh

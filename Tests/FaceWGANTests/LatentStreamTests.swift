@@ -142,9 +142,9 @@ final class LatentStreamTests: XCTestCase {
         assertRefused(file("g.npy", Array(Self.npy([[1, 2, 3], [4, 5, 6]]).dropLast(2))), mentioning: ["row 2", "truncated"])
         assertRefused(file("h.npy", Self.npy(latents) + [0]), mentioning: ["data after the 1 rows"])
         assertRefused(file("i.npy", Self.npy([[1, .nan, 3]])), mentioning: ["row 1", "column 1", "not a finite"])
-        var version3 = Self.npy(latents)
-        version3[6] = 3
-        assertRefused(file("j.npy", version3), mentioning: ["version 3.0"])
+        var version4 = Self.npy(latents)
+        version4[6] = 4
+        assertRefused(file("j.npy", version4), mentioning: ["version 4.0"])
         assertRefused(file("k.npy", Array(Self.npy(latents).prefix(20))), mentioning: ["truncated .npy header"])
     }
 

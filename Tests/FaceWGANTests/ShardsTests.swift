@@ -36,6 +36,24 @@ final class ShardsTests: XCTestCase {
 
     // MARK: SHA-256 (FIPS 180-4 test vectors)
 
+    /// index.json's counts are summed without overflow (the sum once trapped in -O builds) and must
+    /// not be negative; file names must be plain.
+    func testIndexCountsAndNamesAreChecked() {
+        func refused(_ shards: String, count: String = "1", _ words: [String], line: UInt = #line) {
+            let json = "{\"format\": \"facewgan-shards\", \"version\": 1, \"image_size\": 4, \"channels\": 3, \"count\": \(count), \"shards\": [\(shards)]}"
+            XCTAssertThrowsError(try ShardIndex.decode(Array(json.utf8), path: "index.json"), line: line) { error in
+                let message = (error as? FormatError)?.message ?? "\(error)"
+                for word in words { XCTAssertTrue(message.contains(word), "'\(word)' in \(message)", line: line) }
+            }
+        }
+        let big = "{\"file\": \"a.npy\", \"count\": 9223372036854775807, \"sha256\": \"0\"}"
+        refused(big + ", " + big, ["counts overflow"])
+        refused("{\"file\": \"a.npy\", \"count\": -1, \"sha256\": \"0\"}, {\"file\": \"b.npy\", \"count\": 2, \"sha256\": \"0\"}",
+                ["negative 'count' -1"])
+        refused("{\"file\": \"../a.npy\", \"count\": 1, \"sha256\": \"0\"}", ["plain file name"])
+        refused("{\"file\": \"a.npy\", \"count\": 1, \"sha256\": \"0\"}", count: "2", ["'count' 2 does not match"])
+    }
+
     func testSHA256KnownVectors() {
         XCTAssertEqual(SHA256.hex([UInt8]()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         XCTAssertEqual(SHA256.hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

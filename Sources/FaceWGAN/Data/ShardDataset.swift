@@ -32,30 +32,12 @@ public final class ShardDataset {
         do { indexBytes = try readFileBytes(atPath: indexPath) } catch {
             throw FormatError(path: indexPath, message: "cannot read the shard index (is \(directory) a directory written by preprocess?)")
         }
-        let index: ShardIndex
-        do { index = try JSONDecoder().decode(ShardIndex.self, from: Data(indexBytes)) } catch {
-            throw FormatError(path: indexPath, message: "not a valid shard index: \(error)")
-        }
-        guard index.format == ShardIndex.formatName else {
-            throw FormatError(path: indexPath, message: "'format' is '\(index.format)', expected '\(ShardIndex.formatName)'")
-        }
-        guard index.version == ShardIndex.currentVersion else {
-            throw FormatError(path: indexPath, message: "shard format version \(index.version) is not supported")
-        }
-        guard index.channels == 3, index.imageSize > 0 else {
-            throw FormatError(path: indexPath, message: "expected 3 channels and a positive image_size")
-        }
-        guard index.shards.reduce(0, { $0 + $1.count }) == index.count, index.count > 0 else {
-            throw FormatError(path: indexPath, message: "'count' \(index.count) does not match its shards or is zero")
-        }
+        let index = try ShardIndex.decode(indexBytes, path: indexPath)
         self.index = index
         fingerprint = SHA256.hex(indexBytes)
         var first = 0
         for entry in index.shards {
             let path = (directory as NSString).appendingPathComponent(entry.file)
-            guard !entry.file.contains("/") else {
-                throw FormatError(path: indexPath, message: "shard file '\(entry.file)' must be a plain file name")
-            }
             shards.append(try Self.map(path: path, entry: entry, imageSize: index.imageSize, verify: verifyChecksums))
             firstImage.append(first)
             first += entry.count

@@ -1,5 +1,5 @@
-/// NumPy .npy files, format 1.0 (what numpy.save writes) or 2.0: the magic "\x93NUMPY", the version
-/// major.minor, the header length (2 bytes little-endian in 1.0, 4 in 2.0), a Python dict literal
+/// NumPy .npy files, format 1.0 (what numpy.save writes), 2.0 or 3.0: the magic "\x93NUMPY", the version
+/// major.minor, the header length (2 bytes little-endian in 1.0, 4 in 2.0 and 3.0), a Python dict literal
 /// `{'descr': ..., 'fortran_order': ..., 'shape': (...), }` padded with spaces to a multiple of 64
 /// bytes and ended by a newline, then the raw C-order data.
 ///
@@ -9,8 +9,8 @@
 /// the file and the header field (or the part of the file) that is wrong.
 public enum Npy {
     public static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
-    /// Longest header accepted (numpy itself writes a few hundred bytes).
-    static let maximumHeaderLength = 1 << 20
+    /// Longest header accepted: numpy.load's default `max_header_size` (it writes a few hundred bytes).
+    static let maximumHeaderLength = 10_000
 
     /// The header (magic to newline) for an array of `descr` (e.g. "|u1", "<f4") and `shape`,
     /// as numpy.save writes it. `paddedFor` reserves room for a shape whose numbers may grow up to
@@ -54,20 +54,19 @@ public enum Npy {
         guard let prefix = try read(8) else { throw fail("truncated .npy header") }
         guard Array(prefix[0..<6]) == magic else { throw fail("not a .npy file (it does not start with \\x93NUMPY)") }
         let major = prefix[6], minor = prefix[7]
-        let lengthBytes: Int
-        switch major {
-        case 1: lengthBytes = 2
-        case 2: lengthBytes = 4
-        default:
-            throw fail(".npy format version \(major).\(minor) is not supported (use 1.0 or 2.0, what numpy.save writes)")
+        // numpy's format.py reads exactly these (`_check_version`); 3.0 differs from 2.0 only in allowing
+        // UTF-8 in the header, which no dtype read here needs.
+        guard minor == 0, (1...3).contains(major) else {
+            throw fail(".npy format version \(major).\(minor) is not supported (numpy reads 1.0, 2.0 and 3.0)")
         }
+        let lengthBytes = major == 1 ? 2 : 4
         guard let lengthField = try read(lengthBytes) else { throw fail("truncated .npy header") }
         let headerLength = lengthField.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        guard headerLength <= maximumHeaderLength else { throw fail(".npy header of \(headerLength) bytes is too long") }
+        guard headerLength <= maximumHeaderLength else {
+            throw fail(".npy header of \(headerLength) bytes is too long (numpy.load refuses more than \(maximumHeaderLength))")
+        }
         guard let headerBytes = try read(headerLength) else { throw fail("truncated .npy header") }
-        let text = String(decoding: headerBytes, as: UTF8.self)
-        guard !text.contains("\u{FFFD}") else { throw fail(".npy header is not UTF-8 text") }
-        var info = try parse(text, path: path)
+        var info = try parse(headerBytes, path: path, fileOffset: 8 + lengthBytes)
         info.dataOffset = 8 + lengthBytes + headerLength
         return info
     }
@@ -86,44 +85,11 @@ public enum Npy {
         try bytes.withUnsafeBytes { try readHeader($0, path: path) }
     }
 
-    /// Parses the dict literal, e.g. "{'descr': '<f4', 'fortran_order': False, 'shape': (16, 128), }".
-    /// Keys may be quoted with ' or ".
-    static func parse(_ header: String, path: String) throws -> ArrayInfo {
-        func fail(_ message: String) -> FormatError { FormatError(path: path, message: message) }
-        func value(after key: String) -> Substring? {
-            guard let keyRange = header.range(of: "'\(key)'") ?? header.range(of: "\"\(key)\"") else { return nil }
-            var rest = header[keyRange.upperBound...].drop { $0 == " " }
-            guard rest.first == ":" else { return nil }
-            rest = rest.dropFirst().drop { $0 == " " }
-            return rest
-        }
-        guard let descrText = value(after: "descr"), let quote = descrText.first, quote == "'" || quote == "\"",
-              let close = descrText.dropFirst().firstIndex(of: quote)
-        else { throw fail(".npy header has no readable 'descr': \(header)") }
-        let descr = String(descrText[descrText.index(after: descrText.startIndex)..<close])
-
-        guard let order = value(after: "fortran_order") else { throw fail(".npy header has no 'fortran_order'") }
-        let fortranOrder: Bool
-        if order.hasPrefix("False") { fortranOrder = false } else if order.hasPrefix("True") { fortranOrder = true } else {
-            throw fail(".npy header 'fortran_order' is not True or False")
-        }
-
-        guard let shapeText = value(after: "shape"), shapeText.first == "(", let end = shapeText.firstIndex(of: ")") else {
-            throw fail(".npy header has no readable 'shape'")
-        }
-        let parts = shapeText[shapeText.index(after: shapeText.startIndex)..<end]
-            .split(separator: ",").map { $0.trimmingBlanks() }.filter { !$0.isEmpty }
-        let shape = parts.compactMap { Int($0) }
-        guard shape.count == parts.count, shape.allSatisfy({ $0 >= 0 }) else {
-            throw fail(".npy shape '\(shapeText[...end])' is not readable")
-        }
-        var count = 1
-        for dimension in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            guard !overflow, product <= 1 << 50 else { throw fail(".npy shape \(shapeText[...end]) has too many elements") }
-            count = product
-        }
-        return ArrayInfo(descr: descr, fortranOrder: fortranOrder, shape: shape, dataOffset: 0)
+    /// Parses the dict literal (`HeaderParser`), e.g. "{'descr': '<f4', 'fortran_order': False, 'shape': (16, 128), }\n".
+    /// `fileOffset` is where `header` starts in the file (for messages).
+    static func parse(_ header: [UInt8], path: String, fileOffset: Int = 10) throws -> ArrayInfo {
+        var parser = HeaderParser(header, path: path, fileOffset: fileOffset)
+        return try parser.parse()
     }
 
     /// Checks a shard: uint8, C order, shape (`count`, `size`, `size`, 3) as index.json says, and the

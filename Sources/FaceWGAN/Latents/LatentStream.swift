@@ -11,7 +11,7 @@ import Darwin
 /// on stdin too):
 /// - text: one latent per line, Z numbers separated by spaces or tabs; blank lines and lines whose
 ///   first non-blank character is `#` are skipped; CRLF line ends are accepted;
-/// - NumPy .npy (format 1.0 or 2.0), dtype `<f4`, C order, shape (N, Z) (read by `Npy`).
+/// - NumPy .npy (format 1.0, 2.0 or 3.0), dtype `<f4`, C order, shape (N, Z) (read by `Npy`).
 ///
 /// Every error is a FormatError naming the stream ("<stdin>" or the path) and the line (text) or
 /// row (.npy): a wrong count of numbers, a non-number, NaN or infinity, an empty stream, a

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Builds the libFuzzer executable (Fuzz/FuzzTarget.swift, with AddressSanitizer) into .build/fuzz/ and a
+# link fuzz-<target> to it per parser (FuzzEntryPoints.targets). The FaceWGAN sources the parsers need are
+# compiled here with coverage instrumentation (the package's own build stays untouched), and so is the
+# C codec (with the toolchain's clang); libjpeg and libpng are the system's, uninstrumented.
+set -eu
+cd "$(dirname "$0")/.."
+OUT=.build/fuzz
+SWIFTC=${SWIFTC:-swiftc}
+CLANG=${CLANG:-$(dirname "$(readlink -f "$(command -v "$SWIFTC")")")/clang}
+TARGETS=${FUZZ_TARGETS:-"safetensors npy latents shard-index jpeg png preprocess-records"}
+mkdir -p "$OUT/include"
+
+# The parsers and what they use (no FaceEngine: none of them computes).
+LIBRARY="Formats/AtomicFile.swift Formats/AtomicStreamFile.swift Formats/Metadata.swift Formats/Npy.swift
+  Formats/NpyHeaderParser.swift Formats/Safetensors.swift Latents/LatentStream.swift Shards/ShardWriter.swift
+  Shards/ShardIndexReading.swift Shards/SHA256.swift Images/ImageDecoder.swift Images/ImageEncoder.swift
+  Images/RGBImage.swift Images/Resampling.swift Preprocess/InputRecords.swift"
+SOURCES=""
+for file in $LIBRARY; do SOURCES="$SOURCES Sources/FaceWGAN/$file"; done
+
+cat > "$OUT/include/module.modulemap" <<MAP
+module CImageCodec {
+    header "$PWD/Sources/CImageCodec/include/image_codec.h"
+    export *
+}
+MAP
+echo "fuzz build: CImageCodec" >&2
+"$CLANG" -O1 -g -fsanitize=fuzzer-no-link,address -ISources/CImageCodec/include \
+    -c Sources/CImageCodec/image_codec.c -o "$OUT/image_codec.o"
+echo "fuzz build: FaceWGAN's parsers" >&2
+"$SWIFTC" -O -g -sanitize=fuzzer,address -parse-as-library -wmo -module-name FaceWGAN -I "$OUT/include" \
+    -emit-module -emit-module-path "$OUT/FaceWGAN.swiftmodule" -c $SOURCES -o "$OUT/FaceWGAN.o"
+echo "fuzz build: the targets" >&2
+"$SWIFTC" -O -g -sanitize=fuzzer,address -parse-as-library -module-name FuzzTarget -I "$OUT" -I "$OUT/include" \
+    Fuzz/FuzzTarget.swift Fuzz/FuzzSeeds.swift Tests/TestSupport/FuzzEntryPoints.swift \
+    "$OUT/FaceWGAN.o" "$OUT/image_codec.o" -ljpeg -lpng16 -use-ld=lld -o "$OUT/fuzz"
+for target in $TARGETS; do ln -sf fuzz "$OUT/fuzz-$target"; done
+echo "fuzz build: $OUT/fuzz-{$(echo $TARGETS | tr ' ' ,)}" >&2
