@@ -3,7 +3,7 @@ import PackageDescription
 
 // Data flows one way: executables -> FaceWGAN -> FaceEngine -> system-library shims. Every target lists
 // each module it imports.
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+let optimize: [SwiftSetting] = []
 
 let package = Package(
     name: "FaceWGAN",
