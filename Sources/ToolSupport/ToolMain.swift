@@ -17,7 +17,7 @@ extension FaceWGANTool {
         reopenClosedStandardStreams()
         var command: ParsableCommand
         do {
-            command = try parseAsRoot()
+            command = try parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
         } catch {
             exitForUsage(error)
         }
@@ -72,4 +72,19 @@ private func reopenClosedStandardStreams() {
         let descriptor = open("/dev/null", O_WRONLY)
         if descriptor >= 0 && descriptor != STDERR_FILENO { dup2(descriptor, STDERR_FILENO); close(descriptor) }
     }
+}
+
+/// `--size -5` as `--size=-5`: swift-argument-parser takes "-5" for a flag and would report a missing
+/// value, where the option's own check ("--size must be ...") is the message that helps.
+func joiningNegativeValues(_ arguments: [String]) -> [String] {
+    var result = [String]()
+    for argument in arguments {
+        if let last = result.last, last.hasPrefix("--"), last.count > 2, !last.contains("="),
+           argument.count > 1, argument.hasPrefix("-"), Double(argument) != nil {
+            result[result.count - 1] = last + "=" + argument
+        } else {
+            result.append(argument)
+        }
+    }
+    return result
 }

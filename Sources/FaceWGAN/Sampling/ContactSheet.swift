@@ -65,14 +65,14 @@ public final class ContactSheet {
     /// Throws unless a sheet of `count` tiles stays within `maximumPixels`, computed without
     /// overflow for any count and column count: checked before any image is made when the count is known.
     public static func requireSize(count: Int, tileSize: Int, columns: Int?, padding: Int,
-                                   maximumPixels: Int = ContactSheet.defaultMaximumPixels) throws {
+                                   maximumPixels: Int = ContactSheet.defaultMaximumPixels, path: String = "<grid>") throws {
         let perRow = Double(columns ?? Int(Double(count).squareRoot().rounded(.up)))
         let rows = (Double(count) / perRow).rounded(.up)
         let width = perRow * Double(tileSize + padding) + Double(padding)
         let height = rows * Double(tileSize + padding) + Double(padding)
         guard width * height <= Double(maximumPixels) else {
             func text(_ value: Double) -> String { value < 9.2e18 ? String(Int(value)) : String(format: "%.3g", value) }
-            throw FormatError(path: "<grid>", message: "a sheet of \(count) images would be \(text(width)) x "
+            throw FormatError(path: path, message: "a sheet of \(count) images would be \(text(width)) x "
                 + "\(text(height)) pixels, over the limit of \(maximumPixels) pixels "
                 + "(write the images to a directory with --out instead)")
         }

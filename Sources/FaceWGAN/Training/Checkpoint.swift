@@ -64,6 +64,7 @@ public struct Checkpoint {
                                                criticNorm: norm)
         do { try configuration.validate() } catch { throw FormatError(path: path, message: "metadata: \(error)") }
         try requireShapesMatch(configuration, file, path: path)
+        if file.metadata["step"] != nil { _ = try file.metadata.integer("step", path: path, in: 0...Int.max) }
         var checkpoint = Checkpoint(configuration: configuration, metadata: file.metadata, tensors: file.tensors, path: path)
         checkpoint.metadata = file.metadata
         return checkpoint

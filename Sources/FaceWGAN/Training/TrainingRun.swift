@@ -131,26 +131,10 @@ public final class TrainingRun {
             trainer.generator.batchNormSynchronization = { [collective] in collective.sum($0) }
         }
         guard collective.isRoot else { return }
-        do { try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true) } catch {
-            throw FormatError(path: options.out, message: "cannot create the run directory (\(Self.reason(error)))")
-        }
+        try ShardDirectoryWriter.makeDirectories(options.out)
         if checkpoint == nil && request.force { try removeEarlierRun() }
         try writeConfiguration()
         if checkpoint == nil { try? FileManager.default.removeItem(atPath: metricsPath) } else { try trimMetrics() }
-    }
-
-    /// An error's reason without Foundation's "Error Domain=NSCocoaErrorDomain Code=..." dressing.
-    private static func reason(_ error: Error) -> String {
-        let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
-        if let underlying, underlying.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(underlying.code))) }
-        if (error as NSError).domain == NSCocoaErrorDomain {
-            switch (error as NSError).code {
-            case NSFileWriteFileExistsError, 516: return "a file is in the way"
-            case NSFileWriteNoPermissionError: return "permission denied"
-            default: break
-            }
-        }
-        return error.localizedDescription
     }
 
     /// ".<name>.tmp-<random>" files (AtomicStreamFile's) that a killed run left in RUN/ and RUN/samples.
