@@ -27,11 +27,14 @@ extension Train {
             step, Adam(1e-4, 0, 0.9), batch 64. The image size comes from the shards. RUN/ receives \
             checkpoint.safetensors (every --checkpoint-every steps, at the end and on SIGINT/SIGTERM), \
             metrics.jsonl, samples/step-NNNNNN.png and config.json. --resume continues exactly where the \
-            checkpoint left off. `train probe --help` describes the gradient probe.
+            checkpoint left off, with the run's settings (flags given override them); an --out that holds \
+            a checkpoint is refused without --resume or --force. `train probe --help` describes the \
+            gradient probe.
 
             Examples:
               train --data shards/celeba64 --out runs/celeba64 --steps 6000
               train --data shards/celeba64 --out runs/celeba64 --steps 8000 --resume
+              train --data shards/celeba64 --out runs/celeba64 --steps 6000 --lr 2e-4 --force
               train probe --input probe.safetensors --output gradients.safetensors
             """,
             helpNames: [.short, .long])
