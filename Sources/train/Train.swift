@@ -43,7 +43,8 @@ extension Train {
         // run takes the default in the help, a resumed run its own setting unless the flag is given.
         @Option(help: "Shard directory written by preprocess (on --resume: the run's, from its config.json).")
         var data: String?
-        @Option(help: "Run directory (checkpoint, samples, metrics, config).") var out: String
+        // Optional only so that a missing --data is reported before a missing --out, as the usage reads.
+        @Option(help: "Run directory (checkpoint, samples, metrics, config).") var out: String?
         @Option(help: "Generator steps in total; a resumed run continues up to this count (default: 10000).")
         var steps: Int?
         @Option(help: "Batch size (default: 64).") var batch: Int?
@@ -74,7 +75,7 @@ extension Train {
         @OptionGroup var backendOptions: BackendOptions
 
         var request: TrainingRequest {
-            var request = TrainingRequest(data: data, out: out)
+            var request = TrainingRequest(data: data, out: out ?? "")
             request.steps = steps
             request.batchSize = batch
             request.criticIterations = criticIterations
@@ -98,6 +99,7 @@ extension Train {
 
         func validate() throws {
             guard data != nil || resume else { throw ValidationError("Missing expected argument '--data <data>'") }
+            guard out != nil else { throw ValidationError("Missing expected argument '--out <out>'") }
             guard !(resume && force) else { throw ValidationError("--resume continues the run and --force starts it over: give one") }
             let options = request.defaulted
             do {
