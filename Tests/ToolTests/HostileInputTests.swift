@@ -67,7 +67,8 @@ final class HostileInputTests: XCTestCase {
 
     func testMetadataThatMakesNoSenseIsAnErrorNamingTheKey() throws {
         for (key, value, message) in [("step", "-1", "must be at least 0"), ("data_offset", "99999", "must be in 0...16"),
-                                      ("seed", "abc", "is not a valid value")] {
+                                      ("seed", "abc", "is not a valid value"), ("batch_size", "0", "must be at least 1"),
+                                      ("beta2", "1.5", "must be in [0, 1)")] {
             let hostile = try runWithMetadata(key, value)
             let before = try bytes(hostile + "/checkpoint.safetensors"), metrics = try bytes(hostile + "/metrics.jsonl")
             let result = try ToolRunner.run("train", ["--out", hostile, "--steps", "3", "--resume"])

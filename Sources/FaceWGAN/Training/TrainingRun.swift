@@ -75,7 +75,15 @@ public final class TrainingRun {
             stored = configuration.flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }?["options"] as? [String: Any]
         }
         let (options, changes) = try request.resolved(checkpoint: checkpoint?.metadata, stored: stored, path: checkpointFile)
-        try options.validate()
+        do { try options.validate() } catch let error as TrainingOptions.InvalidField where request.resume {
+            // Flags were checked before: a value out of range came from the checkpoint or config.json.
+            let keys: [TrainingOptions.Field: String] = [.batchSize: "batch_size", .criticIterations: "n_critic", .lambda: "lambda",
+                                                         .learningRate: "lr", .beta1: "beta1", .beta2: "beta2", .emaDecay: "ema_decay"]
+            if let key = keys[error.field], let value = checkpoint?.metadata[key] {
+                throw FormatError(path: checkpointFile, message: "metadata '\(key)' = '\(value)' \(error.requirement)")
+            }
+            throw ConfigurationError("\((request.out as NSString).appendingPathComponent("config.json")): \(error)")
+        }
         let batch = options.hyperparameters.batchSize
         guard batch % collective.size == 0 else {
             throw ConfigurationError("--batch \(batch) does not divide among \(collective.size) ranks: the global batch "
