@@ -3,6 +3,8 @@ import PackageDescription
 
 // Data flows one way: executables -> FaceWGAN -> FaceEngine -> system-library shims. Every target lists
 // each module it imports.
+// Release builds use SwiftPM's -O everywhere: an overflow or an index out of range traps instead of
+// corrupting memory as it did under -Ounchecked (issue 15; the cost is in docs/design-changes.md).
 let optimize: [SwiftSetting] = []
 
 let package = Package(
