@@ -4,8 +4,9 @@ import PackageDescription
 // Data flows one way: executables -> FaceWGAN -> FaceEngine -> system-library shims. Every target lists
 // each module it imports.
 // Release builds use SwiftPM's -O, so that an overflow or an index out of range traps instead of
-// corrupting memory (issue 15). Only the engine's kernels (FaceEngine) keep -Ounchecked: -O cost 5%
-// there, and every size that reaches them is checked first (docs/design-changes.md, "Sizes").
+// corrupting memory (issue 15). Only the engine's kernels (FaceEngine) keep -Ounchecked: -O cost 4-10%
+// there, and every size that reaches them is checked first (docs/design-changes.md, "Release builds
+// use -O, except the engine's kernels").
 let kernels: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 let optimize: [SwiftSetting] = []
 
