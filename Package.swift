@@ -3,7 +3,12 @@ import PackageDescription
 
 // Data flows one way: executables -> FaceWGAN -> FaceEngine -> system-library shims. Every target lists
 // each module it imports.
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+// Release builds use SwiftPM's -O, so that an overflow or an index out of range traps instead of
+// corrupting memory (issue 15). Only the engine's kernels (FaceEngine) keep -Ounchecked: -O cost 4-10%
+// there, and every size that reaches them is checked first (docs/design-changes.md, "Release builds
+// use -O, except the engine's kernels").
+let kernels: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+let optimize: [SwiftSetting] = []
 
 let package = Package(
     name: "FaceWGAN",
@@ -45,7 +50,7 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "mpi", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CMPIBridge", dependencies: ["CMPI"], cSettings: [.unsafeFlags(["-O2"])]),
 
-        .target(name: "FaceEngine", dependencies: ["CBLAS", "CDNNLBridge"], swiftSettings: optimize),
+        .target(name: "FaceEngine", dependencies: ["CBLAS", "CDNNLBridge"], swiftSettings: kernels),
         .target(name: "FaceWGAN", dependencies: ["FaceEngine", "CJPEG", "CPNG", "CImageCodec"], swiftSettings: optimize),
         // FaceWGAN's `Collective` over MPI, for `train` under mpirun / srun (the library stays MPI-free).
         .target(name: "FaceWGANMPI", dependencies: ["FaceWGAN", "CMPIBridge"]),

@@ -13,8 +13,13 @@ public struct CommonOptions: ParsableArguments {
 
     public init() {}
 
+    /// More worker threads than any CPU has cores (OpenMP runtimes crash creating 100,000).
+    public static let maximumThreads = 1024
+
     public func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        if let threads, !(1...Self.maximumThreads).contains(threads) {
+            throw ValidationError("--threads must be in 1...\(Self.maximumThreads) (got \(threads))")
+        }
     }
 
     /// Start-up shared by the tools that compute: OpenBLAS's kernels (may re-execute the process once)

@@ -101,10 +101,15 @@ struct Evaluate: FaceWGANTool {
             guard realImages.count >= n else {
                 throw FormatError(path: realImages.source, message: "the real set holds \(realImages.count) images, fewer than --count \(n)")
             }
+            // A pass never larger than the count (each image depends on its latent alone), checked
+            // against the memory before the generator is made.
+            let passBatch = min(batch, max(n, 1))
+            try MemoryBudget.require(model.configuration.samplingBytesEstimate(batch: passBatch),
+                                     for: "generating with --batch \(passBatch) (\(model.configuration.sizeSummary))")
             let generator = try model.makeSamplingGenerator(useEMA: true, backend: backendOptions.makeBackend())
             let progress = ProgressReporter(label: "evaluate: generating", unit: "images", quiet: common.quiet)
             fakeImages = try QualityImages.generated(by: generator, count: n, seed: seed, truncation: truncation,
-                                                     batchSize: batch, source: checkpoint, progress: progress.update)
+                                                     batchSize: passBatch, source: checkpoint, progress: progress.update)
             count = n
         } else {
             fakeImages = try QualityImages.load(path: fake!, imageSize: realImages.imageSize)

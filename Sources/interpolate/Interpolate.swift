@@ -81,9 +81,24 @@ struct Interpolate: FaceWGANTool {
         if pick != nil, keyframes != nil { throw ValidationError("--pick applies to --latents or stdin, not --keyframes.") }
         _ = try pickedPositions()
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1 (got \(steps)).") }
+        if let keyframes, KeyframePath.count(keyframes: keyframes, steps: steps, loop: loop) == nil {
+            throw ValidationError("--keyframes \(keyframes) with --steps \(steps) make more than \(Int.max) latents.")
+        }
+        if let zDim {
+            let bytes = Self.bytesEstimate(dimension: zDim, keyframes: keyframes ?? 2)
+            guard bytes < MemoryBudget.impossibleBytes else {
+                throw ValidationError("--z-dim \(zDim)\(keyframes.map { " with --keyframes \($0)" } ?? "") would need "
+                    + "\(MemoryBudget.format(bytes)) of memory, more than any machine addresses.")
+            }
+        }
         if walk == nil, keyframes == nil, latents == nil, isatty(STDIN_FILENO) != 0 {
             throw ValidationError("Give --keyframes K, --walk N or --latents FILE, or pipe keyframes to stdin.")
         }
+    }
+
+    /// Bytes the keyframes (Float) and one segment's interpolation (Double) need, about.
+    static func bytesEstimate(dimension: Int, keyframes: Int) -> Double {
+        Double(dimension) * (4 * Double(keyframes) + 8 * 8)
     }
 
     func pickedPositions() throws -> [Int]? {
@@ -99,6 +114,8 @@ struct Interpolate: FaceWGANTool {
     func run() throws {
         // No engine start-up: interpolation runs no kernels, and prepareEngine may re-execute the process.
         let dimension = try zDim ?? Checkpoint.read(runOrFile: checkpoint!).configuration.latentDimension
+        try MemoryBudget.require(Self.bytesEstimate(dimension: dimension, keyframes: keyframes ?? 2),
+                                 for: "interpolating latents of z-dim \(dimension)\(keyframes.map { " through \($0) keyframes" } ?? "")")
         let output = LatentTextWriter(descriptor: STDOUT_FILENO, name: "<stdout>")
         if let walk {
             guard dimension >= 2 else {
@@ -133,6 +150,9 @@ struct Interpolate: FaceWGANTool {
             }
             if loop && frames.count < 2 {
                 throw FormatError(path: latents ?? "<keyframes>", message: "--loop needs at least 2 keyframes (got \(frames.count))")
+            }
+            guard KeyframePath.count(keyframes: frames.count, steps: steps, loop: loop) != nil else {
+                throw SizeError(.impossible, "\(frames.count) keyframes with --steps \(steps) make more than \(Int.max) latents")
             }
             let path = KeyframePath(keyframes: frames, steps: steps, loop: loop, method: method)
             for latent in path { try output.write(latent) }

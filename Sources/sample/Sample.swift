@@ -91,6 +91,9 @@ struct Sample: FaceWGANTool {
         common.prepareEngine()
         let file = try Checkpoint.resolve(runOrFile: checkpoint)
         let model = try Checkpoint.read(path: file)
+        let passBatch = min(batch, count ?? batch)
+        try MemoryBudget.require(model.configuration.samplingBytesEstimate(batch: passBatch),
+                                 for: "sampling with --batch \(passBatch) (\(model.configuration.sizeSummary))")
         let generator = try model.makeSamplingGenerator(useEMA: !noEma, backend: backendOptions.makeBackend())
         let source: LatentSource
         if let latents {
@@ -106,7 +109,8 @@ struct Sample: FaceWGANTool {
                                 background: BackgroundColor(parsing: background)!)
         }
         let progress = ProgressReporter(label: "sample", unit: "images", quiet: common.quiet)
-        let sampler = Sampler(generator: generator, truncation: truncation, batchSize: batch)
+        // A batch never larger than the count: the images are the same (each depends on its latent alone).
+        let sampler = Sampler(generator: generator, truncation: truncation, batchSize: passBatch)
         let written = try sampler.run(source: source, destination: destination, latentsPath: writeLatents,
                                       progress: progress.update)
         let rate = Double(written) / max(progress.elapsed, 1e-9)

@@ -27,75 +27,106 @@ extension Train {
             step, Adam(1e-4, 0, 0.9), batch 64. The image size comes from the shards. RUN/ receives \
             checkpoint.safetensors (every --checkpoint-every steps, at the end and on SIGINT/SIGTERM), \
             metrics.jsonl, samples/step-NNNNNN.png, config.json and report.html. --resume continues exactly where the \
-            checkpoint left off. --eval-every N appends SWD and MS-SSIM of --eval-count EMA samples against a \
-            fixed real subset to metrics.jsonl (the floor goes to quality.json), as `evaluate --checkpoint RUN \
-            --real DATA --count N --seed S --floor` computes them. `train probe --help` describes the gradient probe.
+            checkpoint left off, with the run's settings (flags given override them); an --out that holds \
+            a checkpoint is refused without --resume or --force. --eval-every N appends SWD and MS-SSIM of \
+            --eval-count EMA samples against a fixed real subset to metrics.jsonl (the floor goes to \
+            quality.json), as `evaluate --checkpoint RUN --real DATA --count N --seed S --floor` computes them. \
+            `train probe --help` describes the gradient probe.
 
             Examples:
               train --data shards/celeba64 --out runs/celeba64 --steps 6000
               train --data shards/celeba64 --out runs/celeba64 --steps 8000 --resume
+              train --data shards/celeba64 --out runs/celeba64 --steps 6000 --lr 2e-4 --force
               train probe --input probe.safetensors --output gradients.safetensors
             """,
             helpNames: [.short, .long])
 
-        @Option(help: "Shard directory written by preprocess.") var data: String
-        @Option(help: "Run directory (checkpoint, samples, metrics, config).") var out: String
-        @Option(help: "Generator steps in total (a resumed run continues up to this count).") var steps = 10_000
-        @Option(help: "Batch size.") var batch = 64
-        @Option(name: .customLong("n-critic"), help: "Critic steps per generator step.") var criticIterations = 5
-        @Option(name: .customLong("lambda"), help: "Gradient penalty weight.") var penaltyWeight: Float = 10
-        @Option(help: "Adam learning rate (both networks).") var lr: Float = 1e-4
-        @Option(help: "Adam beta1.") var beta1: Float = 0
-        @Option(help: "Adam beta2.") var beta2: Float = 0.9
-        @Option(name: .customLong("z-dim"), help: "Latent dimension (default 128, or the checkpoint's on --resume).")
+        // Settings are optional (nil: not given) so that --resume can tell a flag from a default: a new
+        // run takes the default in the help, a resumed run its own setting unless the flag is given.
+        @Option(help: "Shard directory written by preprocess (on --resume: the run's, from its config.json).")
+        var data: String?
+        // Optional only so that a missing --data is reported before a missing --out, as the usage reads.
+        @Option(help: "Run directory (checkpoint, samples, metrics, config).") var out: String?
+        @Option(help: "Generator steps in total; a resumed run continues up to this count (default: 10000).")
+        var steps: Int?
+        @Option(help: "Batch size (default: 64).") var batch: Int?
+        @Option(name: .customLong("n-critic"), help: "Critic steps per generator step (default: 5).") var criticIterations: Int?
+        @Option(name: .customLong("lambda"), help: "Gradient penalty weight (default: 10).") var penaltyWeight: Float?
+        @Option(help: "Adam learning rate, both networks (default: 0.0001).") var lr: Float?
+        @Option(help: "Adam beta1 (default: 0).") var beta1: Float?
+        @Option(help: "Adam beta2 (default: 0.9).") var beta2: Float?
+        @Option(name: .customLong("z-dim"), help: "Latent dimension (default: 128).")
         var latentDimension: Int?
-        @Option(help: "Network width (default 64, or the checkpoint's on --resume).") var width: Int?
-        @Option(help: "Critic normalization (default layer, or the checkpoint's on --resume).")
+        @Option(help: "Network width (default: 64).") var width: Int?
+        @Option(help: "Critic normalization (default: layer).")
         var criticNorm: ModelConfiguration.CriticNorm?
-        @Option(help: "Decay of the generator's exponential moving average.") var emaDecay: Float = 0.999
-        @Flag(help: "Mirror real images left-right at random.") var flip = false
-        @Option(help: "Write the checkpoint every N steps.") var checkpointEvery = 500
-        @Option(help: "Write a sample grid every N steps.") var sampleEvery = 500
-        @Option(help: "Append a metrics line every N steps.") var logEvery = 50
-        @Flag(help: "Continue the run in --out from its checkpoint.") var resume = false
+        @Option(help: "Decay of the generator's exponential moving average (default: 0.999).") var emaDecay: Float?
+        @Flag(inversion: .prefixedNo, help: "Mirror real images left-right at random (default: no).") var flip: Bool?
+        @Option(help: "Write the checkpoint every N steps (default: 500).") var checkpointEvery: Int?
+        @Option(help: "Write a sample grid every N steps (default: 500).") var sampleEvery: Int?
+        @Option(help: "Append a metrics line every N steps (default: 50).") var logEvery: Int?
+        @Flag(help: """
+            Continue the run in --out from its checkpoint, with every setting of the run (data, seed, \
+            hyperparameters) restored; a flag given overrides its setting, and the change is logged.
+            """) var resume = false
+        @Flag(help: "Start over in an --out that holds the checkpoint of an earlier run (replaces it, its metrics and samples).")
+        var force = false
         @Option(help: "Append SWD and MS-SSIM of EMA samples to metrics.jsonl every N steps (default: 500 when --steps is at least 2000, else off; 0: off).")
         var evalEvery: Int?
         @Option(help: "Images per quality evaluation: real subset and EMA samples (default 2048, at most the data set's size).")
         var evalCount: Int?
-        @OptionGroup var seed: SeedOption
+        @Option(help: "Random seed: the same seed and inputs give the same output, byte for byte (default: 0).")
+        var seed: UInt64?
         @OptionGroup var common: CommonOptions
         @OptionGroup var backendOptions: BackendOptions
 
-        var options: TrainingOptions {
-            var options = TrainingOptions(data: data, out: out)
-            options.steps = steps
-            options.hyperparameters.batchSize = batch
-            options.hyperparameters.criticIterations = criticIterations
-            options.hyperparameters.lambda = penaltyWeight
-            options.hyperparameters.learningRate = lr
-            options.hyperparameters.beta1 = beta1
-            options.hyperparameters.beta2 = beta2
-            options.latentDimension = latentDimension
-            options.width = width
-            options.criticNorm = criticNorm
-            options.emaDecay = emaDecay
-            options.flip = flip
-            options.seed = seed.seed
-            options.checkpointEvery = checkpointEvery
-            options.sampleEvery = sampleEvery
-            options.logEvery = logEvery
-            options.resume = resume
-            options.evalEvery = evalEvery
-            options.evalCount = evalCount
-            return options
+        var request: TrainingRequest {
+            var request = TrainingRequest(data: data, out: out ?? "")
+            request.steps = steps
+            request.batchSize = batch
+            request.criticIterations = criticIterations
+            request.lambda = penaltyWeight
+            request.learningRate = lr
+            request.beta1 = beta1
+            request.beta2 = beta2
+            request.latentDimension = latentDimension
+            request.width = width
+            request.criticNorm = criticNorm
+            request.emaDecay = emaDecay
+            request.flip = flip
+            request.seed = seed
+            request.checkpointEvery = checkpointEvery
+            request.sampleEvery = sampleEvery
+            request.logEvery = logEvery
+            request.resume = resume
+            request.force = force
+            request.evalEvery = evalEvery
+            request.evalCount = evalCount
+            return request
         }
 
         func validate() throws {
+            guard data != nil || resume else { throw ValidationError("Missing expected argument '--data <data>'") }
+            guard out != nil else { throw ValidationError("Missing expected argument '--out <out>'") }
+            guard !(resume && force) else { throw ValidationError("--resume continues the run and --force starts it over: give one") }
+            let options = request.defaulted
             do {
                 try options.validate()
             } catch let error as TrainingOptions.InvalidField {
                 throw ValidationError("\(Self.flag(for: error.field)) \(error.requirement)")
             }
+            // Sizes no machine could train, at the smallest image size (the shards' is not known yet);
+            // what does not fit this machine is checked once the data is open.
+            let smallest = ModelConfiguration(imageSize: ModelConfiguration.supportedImageSizes[0],
+                                              width: width ?? 1, latentDimension: latentDimension ?? 1)
+            do {
+                try MemoryBudget.require(smallest.trainingBytesEstimate(batch: batch ?? 1), for: "")
+            } catch let error as SizeError where error.kind == .impossible {
+                let flags = [("--batch", batch), ("--width", width), ("--z-dim", latentDimension)]
+                    .compactMap { flag, value in value.map { "\(flag) \(String($0))" } }.joined(separator: ", ")
+                throw ValidationError("\(flags): training would need more memory than any machine addresses "
+                    + "(\(MemoryBudget.format(smallest.trainingBytesEstimate(batch: batch ?? 1))) at image size 32)")
+            } catch is SizeError {}
         }
 
         /// The option that sets a field of `TrainingOptions`.
@@ -122,8 +153,9 @@ extension Train {
         func run() throws {
             // Before MPI starts: the engine's start-up may re-execute the process (BLASRuntime).
             common.prepareEngine()
+            let signals = SignalWatcher(signals: [SIGINT, SIGTERM])
             guard let launch = LaunchEnvironment.detect(ProcessInfo.processInfo.environment) else {
-                return try train(in: SingleProcess())
+                return try train(in: SingleProcess(), signals: signals)
             }
             let world = try MPICollective()
             defer { world.finish() }
@@ -132,7 +164,7 @@ extension Train {
                 Parallel.setThreadCount(max(1, System.coreCount / local))
             }
             do {
-                try train(in: world)
+                try train(in: world, signals: signals)
             } catch let exit as ExitCode {
                 throw exit
             } catch {
@@ -143,7 +175,7 @@ extension Train {
         }
 
         /// "world: 4 ranks on 2 hosts (node1: 2, node2: 2), 1 thread per rank" on rank 0.
-        func describeWorld(_ world: Collective) -> String {
+        func describeWorld(_ world: Collective, batch: Int) -> String {
             let hosts = world.gather(MPICollective.hostName)
             var counts = [(String, Int)]()
             for host in hosts {
@@ -155,23 +187,23 @@ extension Train {
                 + "), \(threads) thread\(threads == 1 ? "" : "s") per rank, batch \(batch / world.size) per rank"
         }
 
-        func train(in world: Collective) throws {
+        func train(in world: Collective, signals: SignalWatcher) throws {
             let speaks = world.isRoot && !common.quiet
             func message(_ text: String) { if speaks { common.message(text) } }
-            if world.size > 1 {
-                let summary = describeWorld(world)
-                message(summary)
-            }
             let terminal = isatty(STDERR_FILENO) == 1 && speaks
             let backend = try backendOptions.makeBackend()
             message("kernels: \(describe(backend)), \(Parallel.threadCount) threads")
             var status: ProgressReporter?
-            let run = try TrainingRun(options: options, backend: backend, collective: world,
+            let run = try TrainingRun(request: request, backend: backend, collective: world, signals: signals,
                                       report: { text in
                                           guard speaks else { return }
                                           if let status { status.message(text) } else { common.message(text) }
                                       },
                                       progress: terminal ? { status?.update(done: $0.step, total: $0.total, detail: $0.detail) } : nil)
+            if world.size > 1 {
+                let summary = describeWorld(world, batch: run.options.hyperparameters.batchSize)
+                message(summary)
+            }
             status = ProgressReporter(label: "train", unit: "steps", quiet: !terminal, startingAt: run.step)
             let outcome = try run.run()
             status?.finish()

@@ -169,6 +169,21 @@ final class DistributedTrainTests: XCTestCase {
         XCTAssertEqual(try Checkpoint.read(path: out + "/checkpoint.safetensors").step, checkpoint.step + 1)
     }
 
+    /// `--resume` with no settings under mpirun: every rank restores the run's settings from the
+    /// checkpoint (and the data path from config.json) that rank 0 read and broadcast.
+    func testResumeUnderMPIRestoresTheRunsSettingsOnEveryRank() throws {
+        let out = root.appendingPathComponent("restored").path
+        let first = try ToolRunner.run("train", arguments(out, batch: 16, norm: "layer", steps: 2,
+                                                          extra: ["--lr", "2e-4", "--n-critic", "2", "--flip", "--seed", "9"]))
+        XCTAssertEqual(first.status, 0, first.standardError)
+        let resumed = try mpirun(2, ["--out", out, "--steps", "3", "--resume", "--threads", "1", "--backend", "blas"])
+        XCTAssertEqual(resumed.status, 0, resumed.output + resumed.standardError)
+        XCTAssertFalse(resumed.standardError.contains("changes from"), resumed.standardError)
+        let metadata = try Checkpoint.read(path: out + "/checkpoint.safetensors").metadata
+        XCTAssertEqual([metadata["step"], metadata["lr"], metadata["n_critic"], metadata["flip"], metadata["seed"],
+                        metadata["batch_size"], metadata["world_size"]], ["3", "0.0002", "2", "true", "9", "16", "2"])
+    }
+
     /// kill -9 of one rank: the job ends (MPI's launcher tears it down) instead of hanging, and the last
     /// checkpoint still loads.
     func testAKilledRankEndsTheJobAndTheCheckpointSurvives() throws {

@@ -66,14 +66,22 @@ public struct KeyframePath: Sequence, IteratorProtocol {
 
     public init(keyframes: [[Float]], steps: Int, loop: Bool, method: InterpolationMethod) {
         precondition(!keyframes.isEmpty && steps >= 1)
+        precondition(Self.count(keyframes: keyframes.count, steps: steps, loop: loop) != nil, "the path's length overflows")
         self.keyframes = keyframes
         self.steps = steps
         self.loop = loop
         self.method = method
+        count = Self.count(keyframes: keyframes.count, steps: steps, loop: loop)!
     }
 
-    public var count: Int {
-        loop ? keyframes.count * steps : (keyframes.count - 1) * steps + 1
+    public let count: Int
+
+    /// The number of latents of a path, or nil when it does not fit an Int (check before building one).
+    public static func count(keyframes: Int, steps: Int, loop: Bool) -> Int? {
+        guard let product = MemoryBudget.checkedProduct(loop ? keyframes : keyframes - 1, steps) else { return nil }
+        if loop { return product }
+        let (total, overflow) = product.addingReportingOverflow(1)
+        return overflow ? nil : total
     }
 
     public mutating func next() -> [Float]? {

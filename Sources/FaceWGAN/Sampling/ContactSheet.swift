@@ -57,14 +57,25 @@ public final class ContactSheet {
     }
 
     public func add(_ tile: UnsafePointer<UInt8>) throws {
-        let layout = ContactSheetLayout(count: count + 1, tileSize: tileSize, columns: columns, padding: padding)
-        guard layout.width * layout.height <= maximumPixels else {
-            throw FormatError(path: "<grid>", message: "a sheet of \(count + 1) images would be \(layout.width) x "
-                + "\(layout.height) pixels, over the limit of \(maximumPixels) pixels "
-                + "(write the images to a directory with --out instead)")
-        }
+        try Self.requireSize(count: count + 1, tileSize: tileSize, columns: columns, padding: padding, maximumPixels: maximumPixels)
         tiles.append(contentsOf: UnsafeBufferPointer(start: tile, count: tileSize * tileSize * 3))
         count += 1
+    }
+
+    /// Throws unless a sheet of `count` tiles stays within `maximumPixels`, computed without
+    /// overflow for any count and column count: checked before any image is made when the count is known.
+    public static func requireSize(count: Int, tileSize: Int, columns: Int?, padding: Int,
+                                   maximumPixels: Int = ContactSheet.defaultMaximumPixels, path: String = "<grid>") throws {
+        let perRow = Double(columns ?? Int(Double(count).squareRoot().rounded(.up)))
+        let rows = (Double(count) / perRow).rounded(.up)
+        let width = perRow * Double(tileSize + padding) + Double(padding)
+        let height = rows * Double(tileSize + padding) + Double(padding)
+        guard width * height <= Double(maximumPixels) else {
+            func text(_ value: Double) -> String { value < 9.2e18 ? String(Int(value)) : String(format: "%.3g", value) }
+            throw FormatError(path: path, message: "a sheet of \(count) images would be \(text(width)) x "
+                + "\(text(height)) pixels, over the limit of \(maximumPixels) pixels "
+                + "(write the images to a directory with --out instead)")
+        }
     }
 
     /// The sheet's pixels [height, width, 3] and its layout; nil before any tile.

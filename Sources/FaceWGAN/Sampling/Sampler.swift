@@ -67,6 +67,10 @@ public final class Sampler {
     public func run(source: LatentSource, destination: SampleDestination, latentsPath: String? = nil,
                     progress: (_ done: Int, _ total: Int?) -> Void = { _, _ in }) throws -> Int {
         let zDim = latentDimension, size = imageSize, tileBytes = 3 * size * size
+        // A sheet too large for its known count fails before any image is made.
+        if case .grid(let path, let columns, let padding, _) = destination, case .gaussian(let count, _) = source {
+            try ContactSheet.requireSize(count: count, tileSize: size, columns: columns, padding: padding, path: path)
+        }
         // Open every output first, so a wrong path fails before any decoding.
         var sheet: ContactSheet?
         var sheetFile: AtomicStreamFile?

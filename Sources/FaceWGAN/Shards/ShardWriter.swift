@@ -83,7 +83,11 @@ public final class ShardDirectoryWriter {
         var status = stat()
         if stat(directory, &status) == 0 {
             guard (status.st_mode & S_IFMT) == S_IFDIR else { throw FormatError(path: directory, message: "exists and is not a directory") }
-            let entries = try listDirectory(directory)
+            // Temporary files of a run that was killed (".shard-00003.npy.tmp-x7Qa"): never anyone's data.
+            var entries = [String]()
+            for name in try listDirectory(directory) {
+                if isOwnFile(name, temporary: true) { unlink(directory + "/" + name) } else { entries.append(name) }
+            }
             if !entries.isEmpty {
                 guard overwrite else {
                     throw FormatError(path: directory, message: "is not empty (\(entries.count) entries); use --force to overwrite")
@@ -91,10 +95,24 @@ public final class ShardDirectoryWriter {
                 let index = directory + "/index.json"
                 if unlink(index) != 0 && errno != ENOENT { throw FormatError.system(path: index, "cannot remove") }
                 try? AtomicStreamFile.syncDirectory(directory, for: index)  // best effort
+                // The earlier run's shards and manifest (only files of our naming), so that no stale shard
+                // survives next to the new index.
+                for name in entries where isOwnFile(name, temporary: false) { unlink(directory + "/" + name) }
             }
         } else {
             try makeDirectories(directory)
         }
+    }
+
+    /// shard-NNNNN.npy, manifest.tsv and index.json, or (`temporary`) their AtomicStreamFile temporaries.
+    private static func isOwnFile(_ name: String, temporary: Bool) -> Bool {
+        var base = name[...]
+        if temporary {
+            guard name.hasPrefix("."), let marker = name.firstRange(of: ".tmp-") else { return false }
+            base = name[name.index(after: name.startIndex)..<marker.lowerBound]
+        }
+        return base == "manifest.tsv" || base == "index.json"
+            || base.hasPrefix("shard-") && base.hasSuffix(".npy") && base.dropFirst(6).dropLast(4).allSatisfy(\.isNumber)
     }
 
     static func listDirectory(_ directory: String) throws -> [String] {
@@ -110,12 +128,17 @@ public final class ShardDirectoryWriter {
         return names
     }
 
-    private static func makeDirectories(_ path: String) throws {
+    /// mkdir -p, with errors that name the directory and the system's reason.
+    static func makeDirectories(_ path: String) throws {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for part in path.split(separator: "/") {
             prefix += part
             if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw FormatError.system(path: prefix, "cannot create the directory") }
             prefix += "/"
+        }
+        var status = stat()
+        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
+            throw FormatError(path: path, message: "exists and is not a directory")
         }
     }
 

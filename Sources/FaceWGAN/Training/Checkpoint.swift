@@ -63,9 +63,36 @@ public struct Checkpoint {
                                                latentDimension: try file.metadata.integer("z_dim", path: path),
                                                criticNorm: norm)
         do { try configuration.validate() } catch { throw FormatError(path: path, message: "metadata: \(error)") }
+        try requireShapesMatch(configuration, file, path: path)
+        if file.metadata["step"] != nil { _ = try file.metadata.integer("step", path: path, in: 0...Int.max) }
         var checkpoint = Checkpoint(configuration: configuration, metadata: file.metadata, tensors: file.tensors, path: path)
         checkpoint.metadata = file.metadata
         return checkpoint
+    }
+
+    /// The stored tensors are the truth: `z_dim` and `width` must be the sizes of the generators'
+    /// `fc.weight` [C0*16, Z] and `out.weight` [width, 3, 4, 4] (and the critic's `conv1.weight`
+    /// [width, 3, 4, 4]), checked before anything is allocated for them.
+    private static func requireShapesMatch(_ configuration: ModelConfiguration, _ file: Safetensors, path: String) throws {
+        let prefixes = ["generator.", "generator_ema."].filter { file.tensors[$0 + "fc.weight"] != nil }
+        guard !prefixes.isEmpty else {
+            throw FormatError(path: path, message: "tensor 'generator.fc.weight' (or 'generator_ema.fc.weight') is missing")
+        }
+        func require(_ key: String, _ value: Int, tensor name: String, dimension: Int) throws {
+            guard let tensor = file.tensors[name] else { return }
+            guard tensor.shape.count > dimension, tensor.shape[dimension] == value else {
+                throw FormatError(path: path, message: "metadata '\(key)' = '\(file.metadata[key] ?? "")' disagrees with "
+                    + "tensor '\(name)' of shape \(tensor.shape)")
+            }
+        }
+        for prefix in prefixes {
+            try require("z_dim", configuration.latentDimension, tensor: prefix + "fc.weight", dimension: 1)
+            guard file.tensors[prefix + "out.weight"] != nil else {
+                throw FormatError(path: path, message: "tensor '\(prefix)out.weight' is missing")
+            }
+            try require("width", configuration.width, tensor: prefix + "out.weight", dimension: 0)
+        }
+        try require("width", configuration.width, tensor: "critic.conv1.weight", dimension: 0)
     }
 
     public func write(path: String) throws {
@@ -143,7 +170,7 @@ extension Checkpoint {
                 }
                 (moment + slot.offset).update(from: saved.values, count: slot.count)
             }
-            optimizer.adam.restore(step: try metadata.integer(optimizer.stepKey, path: path))
+            optimizer.adam.restore(step: try metadata.integer(optimizer.stepKey, path: path, in: 0...Int.max))
         }
         let words = (metadata["rng_state"] ?? "").split(separator: " ").compactMap { UInt64($0, radix: 16) }
         guard let random = RandomGenerator(state: words) else {

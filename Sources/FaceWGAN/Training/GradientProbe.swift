@@ -40,6 +40,8 @@ public enum GradientProbe {
             throw FormatError(path: path, message: "'real', 'z' and 't' must have the same batch size (\(batch), \(z.shape[0]), \(t.shape[0]))")
         }
 
+        // The metadata's width drives the allocations: checked against the memory before they are made.
+        try MemoryBudget.require(configuration.trainingBytesEstimate(batch: batch), for: "\(path): the probe (\(configuration.sizeSummary))")
         let generator = Generator(configuration, backend: backend)
         let critic = Critic(configuration, backend: backend)
         try generator.parameters.load(from: input.tensors, prefix: "generator.", path: path)

@@ -5,14 +5,15 @@ import Glibc
 #endif
 
 /// Turns SIGINT / SIGTERM into a flag the training loop polls between steps, so a signal finishes
-/// the current step and the checkpoint instead of killing the process mid-write.
-final class SignalWatcher {
+/// the current step and the checkpoint instead of killing the process mid-write. `train` makes one
+/// as soon as the engine has started, so a signal during start-up also waits for a safe point.
+public final class SignalWatcher {
     private let lock = NSLock()
     private var signal: Int32?
     private var sources: [DispatchSourceSignal] = []
     private let signals: [Int32]
 
-    init(signals: [Int32]) {
+    public init(signals: [Int32]) {
         self.signals = signals
         for number in signals {
             Glibc.signal(number, SIG_IGN)
@@ -28,13 +29,15 @@ final class SignalWatcher {
         }
     }
 
-    var received: Int32? {
+    public var received: Int32? {
         lock.lock()
         defer { lock.unlock() }
         return signal
     }
 
-    func restore() {
+    deinit { restore() }
+
+    public func restore() {
         for source in sources { source.cancel() }
         for number in signals { Glibc.signal(number, SIG_DFL) }
     }

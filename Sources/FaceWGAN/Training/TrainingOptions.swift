@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything that defines a training run (`train`'s options), stored in RUN/config.json.
 public struct TrainingOptions: Codable, Equatable {
     public var data: String
@@ -72,5 +74,109 @@ public struct TrainingOptions: Codable, Equatable {
         if let latentDimension { try require(latentDimension >= 1, .latentDimension, "must be at least 1") }
         if let evalEvery { try require(evalEvery >= 0, .evalEvery, "must be at least 0 (0 turns evaluation off)") }
         if let evalCount { try require(evalCount >= 2, .evalCount, "must be at least 2 (MS-SSIM compares pairs of images)") }
+    }
+}
+
+/// What `train` was asked for: each setting nil when its flag was not given. A new run takes the
+/// defaults of `TrainingOptions`; `--resume` takes the run's own settings, from the checkpoint's
+/// metadata first (the same bytes on every rank of a data-parallel run), then from config.json for
+/// what the checkpoint does not record (the data path, the steps and the output intervals). A setting
+/// given explicitly overrides the run's, and the change is logged.
+public struct TrainingRequest: Equatable {
+    public var data: String?
+    public var out: String
+    public var steps: Int?
+    public var batchSize: Int?
+    public var criticIterations: Int?
+    public var lambda: Float?
+    public var learningRate: Float?
+    public var beta1: Float?
+    public var beta2: Float?
+    public var latentDimension: Int?
+    public var width: Int?
+    public var criticNorm: ModelConfiguration.CriticNorm?
+    public var emaDecay: Float?
+    public var flip: Bool?
+    public var seed: UInt64?
+    public var checkpointEvery: Int?
+    public var sampleEvery: Int?
+    public var logEvery: Int?
+    public var resume = false
+    /// Start over in a run directory that holds a checkpoint (without it that is refused).
+    public var force = false
+    public var evalEvery: Int?
+    public var evalCount: Int?
+
+    public init(data: String?, out: String) {
+        self.data = data
+        self.out = out
+    }
+
+    /// The options of a new run: every setting not given at its default.
+    public var defaulted: TrainingOptions {
+        // A run without data fails when it opens the data; validation needs none.
+        var request = self
+        request.data = data ?? ""
+        return (try? request.resolved(checkpoint: nil, stored: nil, path: "").options) ?? TrainingOptions(data: "", out: out)
+    }
+
+    /// The options: given ?? checkpoint metadata ?? stored config.json options ?? default, with one
+    /// line for each setting given that differs from the run's config.json (the checkpoint's keys are
+    /// compared when the run restores it). Metadata that does not parse is an error naming the key.
+    public func resolved(checkpoint: [String: String]?, stored: [String: Any]?, path: String) throws
+        -> (options: TrainingOptions, changes: [String]) {
+        let defaults = TrainingOptions(data: "", out: out)
+        let metadata = checkpoint ?? [:]
+        let storedHyper = stored?["hyperparameters"] as? [String: Any]
+        func number<T>(_ key: String, _ parse: (String) -> T?) throws -> T? {
+            guard let text = metadata[key] else { return nil }
+            guard let value = parse(String(text.trimmingBlanks())) else {
+                throw FormatError(path: path, message: "metadata '\(key)' = '\(text)' is not a valid value")
+            }
+            return value
+        }
+        func storedInt(_ key: String, in dictionary: [String: Any]?) -> Int? { (dictionary?[key] as? NSNumber)?.intValue }
+        func storedFloat(_ key: String, in dictionary: [String: Any]?) -> Float? { (dictionary?[key] as? NSNumber)?.floatValue }
+
+        guard let data = data ?? stored?["data"] as? String else {
+            throw ConfigurationError("--resume: \((out as NSString).appendingPathComponent("config.json")) does not name "
+                + "the shard directory of the run; give --data")
+        }
+        var options = TrainingOptions(data: data, out: out)
+        options.resume = resume
+        options.steps = steps ?? storedInt("steps", in: stored) ?? defaults.steps
+        var hyper = TrainingHyperparameters()
+        hyper.batchSize = try batchSize ?? number("batch_size") { Int($0) } ?? storedInt("batchSize", in: storedHyper) ?? hyper.batchSize
+        hyper.criticIterations = try criticIterations ?? number("n_critic") { Int($0) }
+            ?? storedInt("criticIterations", in: storedHyper) ?? hyper.criticIterations
+        hyper.lambda = try lambda ?? number("lambda") { Float($0) } ?? storedFloat("lambda", in: storedHyper) ?? hyper.lambda
+        hyper.learningRate = try learningRate ?? number("lr") { Float($0) }
+            ?? storedFloat("learningRate", in: storedHyper) ?? hyper.learningRate
+        hyper.beta1 = try beta1 ?? number("beta1") { Float($0) } ?? storedFloat("beta1", in: storedHyper) ?? hyper.beta1
+        hyper.beta2 = try beta2 ?? number("beta2") { Float($0) } ?? storedFloat("beta2", in: storedHyper) ?? hyper.beta2
+        options.hyperparameters = hyper
+        options.latentDimension = latentDimension
+        options.width = width
+        options.criticNorm = criticNorm
+        options.emaDecay = try emaDecay ?? number("ema_decay") { Float($0) } ?? storedFloat("emaDecay", in: stored) ?? defaults.emaDecay
+        options.flip = try flip ?? number("flip") { Bool($0) } ?? (stored?["flip"] as? Bool) ?? defaults.flip
+        options.seed = try seed ?? number("seed") { UInt64($0) } ?? (stored?["seed"] as? NSNumber)?.uint64Value ?? defaults.seed
+        options.checkpointEvery = checkpointEvery ?? storedInt("checkpointEvery", in: stored) ?? defaults.checkpointEvery
+        options.sampleEvery = sampleEvery ?? storedInt("sampleEvery", in: stored) ?? defaults.sampleEvery
+        options.logEvery = logEvery ?? storedInt("logEvery", in: stored) ?? defaults.logEvery
+        // The evaluation's sets follow from the seed and the count, so a resumed run keeps them.
+        options.evalEvery = evalEvery ?? storedInt("evalEvery", in: stored)
+        options.evalCount = evalCount ?? storedInt("evalCount", in: stored)
+
+        var changes = [String]()
+        if let stored {
+            for (key, given, before) in [("data", self.data, stored["data"] as? String),
+                                         ("checkpoint_every", checkpointEvery.map(String.init), storedInt("checkpointEvery", in: stored).map(String.init)),
+                                         ("sample_every", sampleEvery.map(String.init), storedInt("sampleEvery", in: stored).map(String.init)),
+                                         ("log_every", logEvery.map(String.init), storedInt("logEvery", in: stored).map(String.init))] {
+                if let given, let before, given != before { changes.append("resume: \(key) changes from \(before) to \(given)") }
+            }
+        }
+        return (options, changes)
     }
 }

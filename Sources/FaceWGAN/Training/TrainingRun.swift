@@ -31,6 +31,9 @@ public final class TrainingRun {
     public private(set) var step = 0
     private let report: (String) -> Void
     private let progress: ((TrainingProgress) -> Void)?
+    private let stop: SignalWatcher
+    /// The step this process started from (0, or the resumed checkpoint's).
+    private var startStep = 0
     public let collective: Collective
     private var parallel: Bool { collective.size > 1 }
     /// The quality evaluation (`--eval-every`), on rank 0 only; nil when it is off.
@@ -48,10 +51,41 @@ public final class TrainingRun {
 
     /// Opens the data, creates or resumes the run. `report` gets messages for stderr; `progress`, when
     /// given, gets where the run stands after every generator step (for a status line redrawn in place),
-    /// and without it `report` gets a summary at every metrics line instead.
-    public init(options: TrainingOptions, backend: ComputeBackend, collective: Collective = SingleProcess(),
+    /// and without it `report` gets a summary at every metrics line instead. `signals` (made here when
+    /// nil) holds SIGINT / SIGTERM from the start, so a signal during start-up ends the run before its
+    /// first step with no file half written.
+    ///
+    /// A run directory that holds a checkpoint is refused unless `request.resume` (continue it, every
+    /// setting not given restored from the checkpoint and config.json) or `request.force` (start over).
+    /// Temporary files a killed run left in RUN/ are removed first.
+    public init(request: TrainingRequest, backend: ComputeBackend, collective: Collective = SingleProcess(),
+                signals: SignalWatcher? = nil,
                 report: @escaping (String) -> Void, progress: ((TrainingProgress) -> Void)? = nil) throws {
-        try options.validate()
+        stop = signals ?? SignalWatcher(signals: [SIGINT, SIGTERM])
+        let checkpointFile = (request.out as NSString).appendingPathComponent(Checkpoint.fileName)
+        if collective.isRoot {
+            Self.removeTemporaryFiles(in: request.out)
+            if !request.resume && !request.force && FileManager.default.fileExists(atPath: checkpointFile) {
+                throw ConfigurationError("\(request.out) holds the checkpoint of an earlier run (\(checkpointFile)): "
+                    + "continue it with --resume, or start over with --force (which replaces its checkpoint, metrics and samples)")
+            }
+        }
+        var checkpoint: Checkpoint?, stored: [String: Any]?
+        if request.resume {
+            let (bytes, configuration) = try Self.filesToResume(out: request.out, collective: collective)
+            checkpoint = try Checkpoint.decode(bytes, path: checkpointFile)
+            stored = configuration.flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }?["options"] as? [String: Any]
+        }
+        let (options, changes) = try request.resolved(checkpoint: checkpoint?.metadata, stored: stored, path: checkpointFile)
+        do { try options.validate() } catch let error as TrainingOptions.InvalidField where request.resume {
+            // Flags were checked before: a value out of range came from the checkpoint or config.json.
+            let keys: [TrainingOptions.Field: String] = [.batchSize: "batch_size", .criticIterations: "n_critic", .lambda: "lambda",
+                                                         .learningRate: "lr", .beta1: "beta1", .beta2: "beta2", .emaDecay: "ema_decay"]
+            if let key = keys[error.field], let value = checkpoint?.metadata[key] {
+                throw FormatError(path: checkpointFile, message: "metadata '\(key)' = '\(value)' \(error.requirement)")
+            }
+            throw ConfigurationError("\((request.out as NSString).appendingPathComponent("config.json")): \(error)")
+        }
         let batch = options.hyperparameters.batchSize
         guard batch % collective.size == 0 else {
             throw ConfigurationError("--batch \(batch) does not divide among \(collective.size) ranks: the global batch "
@@ -61,6 +95,7 @@ public final class TrainingRun {
         self.collective = collective
         self.report = report
         self.progress = progress
+        for change in changes { report(change) }
         dataset = try ShardDataset(directory: options.data)
         if collective.size > 1 {
             let fingerprints = collective.gather(dataset.fingerprint)
@@ -71,7 +106,6 @@ public final class TrainingRun {
             }
         }
 
-        let checkpoint: Checkpoint? = options.resume ? try Self.checkpointToResume(options, collective: collective) : nil
         var configuration = ModelConfiguration(
             imageSize: dataset.imageSize, width: options.width ?? checkpoint?.configuration.width ?? 64,
             latentDimension: options.latentDimension ?? checkpoint?.configuration.latentDimension ?? 128,
@@ -88,6 +122,9 @@ public final class TrainingRun {
                 """)
         }
         configuration = checkpoint?.configuration ?? configuration
+        // Before anything is allocated for the model: a size no machine (or not this one) can hold is an error.
+        try MemoryBudget.require(configuration.trainingBytesEstimate(batch: batch / collective.size),
+                                 for: "training with batch \(batch), \(configuration.sizeSummary)")
         self.configuration = configuration
         trainer = WGANGPTrainer(configuration: configuration, hyperparameters: options.hyperparameters,
                                 backend: backend, seed: options.seed)
@@ -97,15 +134,15 @@ public final class TrainingRun {
         if let checkpoint {
             order = try restore(from: checkpoint)
         }
+        startStep = step
         loader = BatchLoader(dataset: dataset, batchSize: options.hyperparameters.batchSize, order: order)
         trainer.part = BatchPart(index: collective.rank, count: collective.size)
         if collective.size > 1 {
             trainer.generator.batchNormSynchronization = { [collective] in collective.sum($0) }
         }
         guard collective.isRoot else { return }
-        do { try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true) } catch {
-            throw FormatError(path: options.out, message: "cannot create the run directory (\(error.localizedDescription))")
-        }
+        try ShardDirectoryWriter.makeDirectories(options.out)
+        if checkpoint == nil && request.force { try removeEarlierRun() }
         try writeConfiguration()
         if checkpoint == nil { try? FileManager.default.removeItem(atPath: metricsPath) } else { try trimMetrics() }
         if options.evaluationInterval != nil { try prepareQuality() }
@@ -123,36 +160,66 @@ public final class TrainingRun {
                       quality.count, quality.floorMean, quality.floorCount, quality.evaluator.multiScaleSSIMReal, quality.setupSeconds))
     }
 
-    /// The checkpoint to resume: rank 0 reads it and sends its bytes to the other ranks, so that nodes
-    /// need no shared file system for RUN/. An error on rank 0 becomes an error on every rank.
-    private static func checkpointToResume(_ options: TrainingOptions, collective: Collective) throws -> Checkpoint {
-        let path = checkpointPath(options)
-        var bytes = [UInt8](), failure: Error?
+    /// ".<name>.tmp-<random>" files (AtomicStreamFile's) that a killed run left in RUN/ and RUN/samples.
+    private static func removeTemporaryFiles(in out: String) {
+        for directory in [out, (out as NSString).appendingPathComponent("samples")] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            where name.hasPrefix(".") && name.contains(".tmp-") {
+                try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
+            }
+        }
+    }
+
+    /// --force: the earlier run's checkpoint, report and sample grids go (metrics.jsonl and config.json
+    /// are rewritten anyway), so nothing of it is mistaken for the new run's.
+    private func removeEarlierRun() throws {
+        let files = FileManager.default
+        for name in [Checkpoint.fileName, "report.html"] {
+            try? files.removeItem(atPath: (options.out as NSString).appendingPathComponent(name))
+        }
+        let samples = (options.out as NSString).appendingPathComponent("samples")
+        for name in (try? files.contentsOfDirectory(atPath: samples)) ?? [] where name.hasPrefix("step-") && name.hasSuffix(".png") {
+            try? files.removeItem(atPath: (samples as NSString).appendingPathComponent(name))
+        }
+    }
+
+    /// The checkpoint to resume and the run's config.json (nil when it is missing): rank 0 reads them
+    /// and sends their bytes to the other ranks, so that nodes need no shared file system for RUN/ and
+    /// every rank restores the same settings. An error on rank 0 becomes an error on every rank.
+    private static func filesToResume(out: String, collective: Collective) throws -> (checkpoint: [UInt8], configuration: [UInt8]?) {
+        let path = (out as NSString).appendingPathComponent(Checkpoint.fileName)
+        var bytes = [UInt8](), configuration = [UInt8](), failure: Error?
         if collective.isRoot {
             do {
                 guard FileManager.default.fileExists(atPath: path) else {
                     throw ConfigurationError("--resume: there is no \(path) to resume from")
                 }
                 bytes = try readFileBytes(atPath: path)
+                configuration = (try? readFileBytes(atPath: (out as NSString).appendingPathComponent("config.json"))) ?? []
             } catch {
                 failure = error
             }
         }
         if collective.size > 1 {
-            var count = Int64(failure == nil ? bytes.count : -1)
-            withUnsafeMutableBytes(of: &count) { collective.broadcast($0, from: 0) }
-            guard count >= 0 else { throw failure ?? TrainingError("rank 0 could not read \(path) to resume from") }
-            if !collective.isRoot { bytes = [UInt8](repeating: 0, count: Int(count)) }
-            bytes.withUnsafeMutableBytes { collective.broadcast($0, from: 0) }
+            func broadcast(_ buffer: inout [UInt8]) -> Bool {
+                var count = Int64(failure == nil ? buffer.count : -1)
+                withUnsafeMutableBytes(of: &count) { collective.broadcast($0, from: 0) }
+                guard count >= 0 else { return false }
+                if !collective.isRoot { buffer = [UInt8](repeating: 0, count: Int(count)) }
+                buffer.withUnsafeMutableBytes { collective.broadcast($0, from: 0) }
+                return true
+            }
+            guard broadcast(&bytes), broadcast(&configuration) else {
+                throw failure ?? TrainingError("rank 0 could not read \(path) to resume from")
+            }
         }
         if let failure { throw failure }
-        return try Checkpoint.decode(bytes, path: path)
+        return (bytes, configuration.isEmpty ? nil : configuration)
     }
 
     // MARK: - The loop
 
     public func run() throws -> Outcome {
-        let stop = SignalWatcher(signals: [SIGINT, SIGTERM])
         defer { stop.restore() }
         let start = Date()
         var interval = IntervalStatistics()
@@ -163,6 +230,8 @@ public final class TrainingRun {
             // A signal may reach one rank only: they agree on it, so all stop at the same step.
             let signal = Int32(collective.maximum(Int(stop.received ?? 0)))
             if signal != 0 {
+                // Before the first step (a signal during start-up) there is nothing new to save.
+                guard step > startStep else { return .interrupted(signal: signal) }
                 try requireSameWeights()
                 if collective.isRoot { try writeCheckpoint() }
                 return .interrupted(signal: signal)
@@ -227,8 +296,12 @@ public final class TrainingRun {
     /// What to tell the user after an interruption (printed even with --quiet: the run did not finish).
     public func interruptionMessage(signal: Int32) -> String {
         let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
-        return "\(name): stopped after step \(step); checkpoint written to \(checkpointPath)\n"
-            + "resume with: train --data \(options.data) --out \(options.out) --steps \(options.steps) --resume"
+        let hint = "resume with: train --data \(options.data) --out \(options.out) --steps \(options.steps) --resume"
+        guard step > startStep else {
+            return startStep > 0 ? "\(name): stopped during start-up; \(checkpointPath) is unchanged (step \(step))\n" + hint
+                : "\(name): stopped during start-up, before the first step; no checkpoint written"
+        }
+        return "\(name): stopped after step \(step); checkpoint written to \(checkpointPath)\n" + hint
     }
 
     private func nonFinite(_ what: String) -> Error {
@@ -375,7 +448,7 @@ public final class TrainingRun {
         let path = checkpoint.path
         try checkpoint.restore(into: trainer, ema: emaGenerator)
         emaParameters.copy(from: emaGenerator.parameters.values)
-        step = try checkpoint.metadata.integer("step", path: path)
+        step = try checkpoint.metadata.integer("step", path: path, in: 0...Int.max)
         if checkpoint.metadata["data_fingerprint"] != dataset.fingerprint {
             report("warning: \(options.data) is not the data set this checkpoint was trained on (index.json differs)")
         }
@@ -383,15 +456,15 @@ public final class TrainingRun {
         for (key, now) in [("lr", "\(hyper.learningRate)"), ("beta1", "\(hyper.beta1)"), ("beta2", "\(hyper.beta2)"),
                            ("lambda", "\(hyper.lambda)"), ("n_critic", String(hyper.criticIterations)),
                            ("batch_size", String(hyper.batchSize)), ("ema_decay", "\(options.emaDecay)"),
-                           ("flip", String(options.flip)),
+                           ("flip", String(options.flip)), ("seed", String(options.seed)),
                            ("precision", backend.precision.rawValue)] where checkpoint.metadata[key] != now {
             report("resume: \(key) changes from \(checkpoint.metadata[key] ?? "unset") to \(now)")
         }
         report("resuming \(path) at step \(step)")
         let sameData = checkpoint.metadata["data_count"] == String(dataset.count)
         return DataOrder(count: dataset.count, seed: options.seed, flip: options.flip,
-                         epoch: sameData ? try checkpoint.metadata.integer("data_epoch", path: path) : 0,
-                         offset: sameData ? try checkpoint.metadata.integer("data_offset", path: path) : 0)
+                         epoch: sameData ? try checkpoint.metadata.integer("data_epoch", path: path, in: 0...Int.max) : 0,
+                         offset: sameData ? try checkpoint.metadata.integer("data_offset", path: path, in: 0...dataset.count) : 0)
     }
 
     private func writeConfiguration() throws {
