@@ -139,6 +139,11 @@ public final class TrainingRun {
         trainer.part = BatchPart(index: collective.rank, count: collective.size)
         if collective.size > 1 {
             trainer.generator.batchNormSynchronization = { [collective] in collective.sum($0) }
+            // Every rank initialised (or restored) the same weights from the same seed (or checkpoint);
+            // rank 0's are sent anyway, so that the ranks start identical whatever their hardware.
+            for store in [trainer.critic.parameters, trainer.generator.parameters] {
+                collective.broadcast(UnsafeMutableRawBufferPointer(store.values.buffer), from: 0)
+            }
         }
         guard collective.isRoot else { return }
         try ShardDirectoryWriter.makeDirectories(options.out)
