@@ -1,6 +1,7 @@
 import FaceEngine
 @testable import FaceWGAN
 import Foundation
+import TestSupport
 import XCTest
 
 /// `mpirun -np N train ...` against one process with the same global batch (issue 13), on a small
@@ -32,23 +33,7 @@ final class DistributedTrainTests: XCTestCase {
             throw XCTSkip("mpirun is not installed (make deps installs openmpi-bin)")
         }
         root = try ToolRunner.temporaryDirectory()
-        let writer = try ShardDirectoryWriter(directory: data, imageSize: 32, shardSize: 16, overwrite: false)
-        var random = RandomGenerator(seed: 61)
-        for index in 0..<40 {
-            var pixels = [UInt8](repeating: 0, count: 32 * 32 * 3)
-            let centre = (Float(random.integer(below: 32)), Float(random.integer(below: 32)))
-            for y in 0..<32 {
-                for x in 0..<32 {
-                    let distance = ((Float(x) - centre.0) * (Float(x) - centre.0) + (Float(y) - centre.1) * (Float(y) - centre.1)).squareRoot()
-                    let value = UInt8(max(0, min(255, 255 - distance * 8)))
-                    pixels[(y * 32 + x) * 3] = value
-                    pixels[(y * 32 + x) * 3 + 1] = UInt8(index * 6)
-                    pixels[(y * 32 + x) * 3 + 2] = 255 - value
-                }
-            }
-            try pixels.withUnsafeBytes { try writer.append($0, source: "fixture-\(index)", crop: PixelRect(x: 0, y: 0, width: 32, height: 32)) }
-        }
-        _ = try writer.finish()
+        try writeBlobShards(directory: data, count: 40, shardSize: 16, seed: 61, greenStep: 6)
     }
 
     override func tearDownWithError() throws {
@@ -142,17 +127,7 @@ final class DistributedTrainTests: XCTestCase {
     /// the job exits 143; one process then resumes it.
     func testSIGTERMToOneRankStopsAllAndTheRunResumes() throws {
         let out = root.appendingPathComponent("signal").path
-        let train = try ToolRunner.executable("train")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/mpirun")
-        process.arguments = ["--oversubscribe", "--bind-to", "none", "-np", "2", train.path]
-            + arguments(out, batch: 16, norm: "layer", steps: 100_000, extra: ["--checkpoint-every", "100000"])
-        var environment = ProcessInfo.processInfo.environment
-        environment.merge(mpiEnvironment) { $1 }
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let (process, train) = try startTwoRanks(out, extra: ["--checkpoint-every", "100000"])
         // Wait for a few steps, then signal the rank that is not rank 0.
         let deadline = Date().addingTimeInterval(120)
         while (try? metrics(out).count) ?? 0 < 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
@@ -188,17 +163,7 @@ final class DistributedTrainTests: XCTestCase {
     /// checkpoint still loads.
     func testAKilledRankEndsTheJobAndTheCheckpointSurvives() throws {
         let out = root.appendingPathComponent("killed").path
-        let train = try ToolRunner.executable("train")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/mpirun")
-        process.arguments = ["--oversubscribe", "--bind-to", "none", "-np", "2", train.path]
-            + arguments(out, batch: 16, norm: "layer", steps: 100_000, extra: ["--checkpoint-every", "2"])
-        var environment = ProcessInfo.processInfo.environment
-        environment.merge(mpiEnvironment) { $1 }
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let (process, train) = try startTwoRanks(out, extra: ["--checkpoint-every", "2"])
         let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors") && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.2)
@@ -211,6 +176,22 @@ final class DistributedTrainTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(killed), 60, "the job should end, not hang")
         XCTAssertNotEqual(process.terminationStatus, 0)
         XCTAssertGreaterThanOrEqual(try Checkpoint.read(path: out + "/checkpoint.safetensors").step, 2)
+    }
+
+    /// A long 2-rank run in the background (stopped by the test), and the path of its `train`.
+    func startTwoRanks(_ out: String, extra: [String]) throws -> (Process, URL) {
+        let train = try ToolRunner.executable("train")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/mpirun")
+        process.arguments = ["--oversubscribe", "--bind-to", "none", "-np", "2", train.path]
+            + arguments(out, batch: 16, norm: "layer", steps: 100_000, extra: extra)
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(mpiEnvironment) { $1 }
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return (process, train)
     }
 
     /// The pids of the running `train` processes started from `path`, in the order of their ranks.

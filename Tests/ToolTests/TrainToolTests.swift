@@ -1,6 +1,7 @@
 import FaceEngine
 @testable import FaceWGAN
 import Foundation
+import TestSupport
 import XCTest
 
 /// `train` end to end on a small generated shard directory (size 32, width 4, z-dim 8, batch 4).
@@ -10,24 +11,7 @@ final class TrainToolTests: XCTestCase {
 
     override func setUpWithError() throws {
         root = try ToolRunner.temporaryDirectory()
-        let writer = try ShardDirectoryWriter(directory: data, imageSize: 32, shardSize: 8, overwrite: false)
-        var random = RandomGenerator(seed: 51)
-        for index in 0..<16 {
-            // Smooth blobs of colour, so the images are not pure noise.
-            let centre = (Float(random.integer(below: 32)), Float(random.integer(below: 32)))
-            var pixels = [UInt8](repeating: 0, count: 32 * 32 * 3)
-            for y in 0..<32 {
-                for x in 0..<32 {
-                    let distance = ((Float(x) - centre.0) * (Float(x) - centre.0) + (Float(y) - centre.1) * (Float(y) - centre.1)).squareRoot()
-                    let value = UInt8(max(0, min(255, 255 - distance * 8)))
-                    pixels[(y * 32 + x) * 3] = value
-                    pixels[(y * 32 + x) * 3 + 1] = UInt8(index * 15)
-                    pixels[(y * 32 + x) * 3 + 2] = 255 - value
-                }
-            }
-            try pixels.withUnsafeBytes { try writer.append($0, source: "fixture-\(index)", crop: PixelRect(x: 0, y: 0, width: 32, height: 32)) }
-        }
-        _ = try writer.finish()
+        try writeBlobShards(directory: data, count: 16, shardSize: 8, seed: 51, greenStep: 15)
     }
 
     override func tearDownWithError() throws {
