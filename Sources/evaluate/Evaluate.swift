@@ -58,8 +58,9 @@ struct Evaluate: FaceWGANTool {
     @Option(help: "Images per set (default: the smaller set; with --checkpoint, min(real images, 10000)).")
     var count: Int?
 
-    @Option(help: "Seed of every random choice (and of the latents with --checkpoint).")
-    var seed: UInt64 = 0
+    /// Seeds every random choice (and the latents with --checkpoint).
+    @OptionGroup var seedOption: SeedOption
+    var seed: UInt64 { seedOption.seed }
 
     @Option(help: "Truncation psi of the latents with --checkpoint, as in sample.")
     var truncation: Float = 1
