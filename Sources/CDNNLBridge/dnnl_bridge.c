@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 // libdnnl is built on OpenMP (libgomp) in Debian; its thread count is OpenMP's.
 extern void omp_set_num_threads(int threads);
@@ -22,7 +23,27 @@ struct fw_dnnl_context {
     // Operations run one at a time, so they share the reorder targets and the primitives' scratchpad;
     // they grow to the largest request and are kept.
     struct fw_dnnl_buffer buffers[BUFFERS];
+    double reorder_seconds;
 };
+
+static double now_seconds(void) {
+    struct timespec time;
+    clock_gettime(CLOCK_MONOTONIC, &time);
+    return (double)time.tv_sec + 1e-9 * (double)time.tv_nsec;
+}
+
+double fw_dnnl_take_reorder_seconds(fw_dnnl_context *context) {
+    double seconds = context->reorder_seconds;
+    context->reorder_seconds = 0;
+    return seconds;
+}
+
+const char *fw_dnnl_version(void) {
+    static char text[32];
+    const dnnl_version_t *version = dnnl_version();
+    snprintf(text, sizeof text, "%d.%d.%d", version->major, version->minor, version->patch);
+    return text;
+}
 
 /// One argument as the caller sees it (plain f32) and as the primitive wants it.
 struct fw_dnnl_port {
@@ -216,19 +237,18 @@ static dnnl_primitive_attr_t user_scratchpad_attr(void) {
 }
 
 fw_dnnl_operation *fw_dnnl_convolution_create(fw_dnnl_context *context, fw_dnnl_convolution_kind kind, int bf16,
-                                              int64_t batch, int64_t in_channels, int64_t height, int64_t width,
-                                              int64_t out_channels, int64_t out_height, int64_t out_width,
-                                              int64_t kernel, int64_t stride, int64_t padding,
-                                              char *error, size_t error_size) {
-    dnnl_dims_t source_dims = {batch, in_channels, height, width};
-    dnnl_dims_t weight_dims = {out_channels, in_channels, kernel, kernel};
-    dnnl_dims_t destination_dims = {batch, out_channels, out_height, out_width};
-    dnnl_dims_t strides = {stride, stride};
-    dnnl_dims_t padding_left = {padding, padding};
-    // Padding on the far side so that the output size matches (PyTorch floors the division).
-    dnnl_dims_t padding_right = {(out_height - 1) * stride + kernel - height - padding,
-                                 (out_width - 1) * stride + kernel - width - padding};
+                                              fw_dnnl_layout layout, const fw_dnnl_convolution_shape *shape,
+                                              const int64_t *result_strides, char *error, size_t error_size) {
+    const fw_dnnl_convolution_shape *s = shape;
+    dnnl_dims_t source_dims = {s->batch, s->in_channels, s->height, s->width};
+    dnnl_dims_t weight_dims = {s->out_channels, s->in_channels, s->kernel, s->kernel};
+    dnnl_dims_t destination_dims = {s->batch, s->out_channels, s->out_height, s->out_width};
+    dnnl_dims_t strides = {s->stride, s->stride};
+    dnnl_dims_t padding_left = {s->pad_top, s->pad_left};
+    dnnl_dims_t padding_right = {s->pad_bottom, s->pad_right};
     dnnl_data_type_t operand = bf16 ? dnnl_bf16 : dnnl_f32;
+    // Plain: the primitive works on NCHW activations itself; only weights (and bf16 data) are converted.
+    dnnl_format_tag_t activations = layout == FW_DNNL_LAYOUT_PLAIN ? dnnl_nchw : dnnl_format_tag_any;
 
     dnnl_memory_desc_t user_source, user_weights, user_destination;
     dnnl_memory_desc_t any_source_operand, any_weights_operand, any_destination_operand;
@@ -240,13 +260,22 @@ fw_dnnl_operation *fw_dnnl_convolution_create(fw_dnnl_context *context, fw_dnnl_
 
     CHECK(dnnl_memory_desc_init_by_tag(&user_source, 4, source_dims, dnnl_f32, dnnl_nchw));
     CHECK(dnnl_memory_desc_init_by_tag(&user_weights, 4, weight_dims, dnnl_f32, dnnl_oihw));
-    CHECK(dnnl_memory_desc_init_by_tag(&user_destination, 4, destination_dims, dnnl_f32, dnnl_nchw));
-    CHECK(dnnl_memory_desc_init_by_tag(&any_source_operand, 4, source_dims, operand, dnnl_format_tag_any));
+    if (result_strides) {
+        if (kind != FW_DNNL_CONV_FORWARD) {
+            snprintf(error, error_size, "strided results are for forward convolutions only");
+            goto fail;
+        }
+        CHECK(dnnl_memory_desc_init_by_strides(&user_destination, 4, destination_dims, dnnl_f32, result_strides));
+    } else {
+        CHECK(dnnl_memory_desc_init_by_tag(&user_destination, 4, destination_dims, dnnl_f32, dnnl_nchw));
+    }
+    CHECK(dnnl_memory_desc_init_by_tag(&any_source_operand, 4, source_dims, operand, activations));
     CHECK(dnnl_memory_desc_init_by_tag(&any_weights_operand, 4, weight_dims, operand, dnnl_format_tag_any));
-    CHECK(dnnl_memory_desc_init_by_tag(&any_destination_operand, 4, destination_dims, operand, dnnl_format_tag_any));
-    CHECK(dnnl_memory_desc_init_by_tag(&any_source_f32, 4, source_dims, dnnl_f32, dnnl_format_tag_any));
+    CHECK(dnnl_memory_desc_init_by_tag(&any_destination_operand, 4, destination_dims, operand, activations));
+    CHECK(dnnl_memory_desc_init_by_tag(&any_source_f32, 4, source_dims, dnnl_f32, activations));
     CHECK(dnnl_memory_desc_init_by_tag(&any_weights_f32, 4, weight_dims, dnnl_f32, dnnl_format_tag_any));
-    CHECK(dnnl_memory_desc_init_by_tag(&any_destination_f32, 4, destination_dims, dnnl_f32, dnnl_format_tag_any));
+    CHECK(dnnl_memory_desc_init_by_tag(&any_destination_f32, 4, destination_dims, dnnl_f32,
+                                       result_strides ? dnnl_format_tag_any : activations));
 
     switch (kind) {
     case FW_DNNL_CONV_FORWARD: {
@@ -368,8 +397,11 @@ int fw_dnnl_execute(fw_dnnl_context *context, fw_dnnl_operation *operation,
             CHECK_STATUS(dnnl_memory_set_data_handle(port->primitive_memory, buffer));
             memory = port->primitive_memory;
             if (index != RESULT) {
+                double start = now_seconds();
                 dnnl_exec_arg_t reorder_arguments[2] = {{DNNL_ARG_FROM, port->user_memory}, {DNNL_ARG_TO, memory}};
                 CHECK_STATUS(dnnl_primitive_execute(port->reorder, context->stream, 2, reorder_arguments));
+                CHECK_STATUS(dnnl_stream_wait(context->stream));
+                context->reorder_seconds += now_seconds() - start;
             }
         }
         arguments[count++] = (dnnl_exec_arg_t){port->argument, memory};
@@ -385,12 +417,15 @@ int fw_dnnl_execute(fw_dnnl_context *context, fw_dnnl_operation *operation,
     }
     CHECK_STATUS(dnnl_primitive_execute(operation->primitive, context->stream, count, arguments));
     struct fw_dnnl_port *output = &operation->ports[RESULT];
+    CHECK_STATUS(dnnl_stream_wait(context->stream));
     if (output->reordered) {
+        double start = now_seconds();
         dnnl_exec_arg_t reorder_arguments[2] = {{DNNL_ARG_FROM, output->primitive_memory},
                                                 {DNNL_ARG_TO, output->user_memory}};
         CHECK_STATUS(dnnl_primitive_execute(output->reorder, context->stream, 2, reorder_arguments));
+        CHECK_STATUS(dnnl_stream_wait(context->stream));
+        context->reorder_seconds += now_seconds() - start;
     }
-    CHECK_STATUS(dnnl_stream_wait(context->stream));
     return 0;
 fail:
     return (int)status;

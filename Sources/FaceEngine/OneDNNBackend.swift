@@ -4,13 +4,22 @@ import CDNNLBridge
 /// reused. Callers keep plain NCHW / OIHW fp32 tensors; the bridge reorders operands into the blocked
 /// layouts (and, in bf16, the data type) that oneDNN picks for the CPU, and results back.
 ///
+/// Each convolution pass runs on the `ConvolutionKernel` its `KernelTuner` picked for the shape: the
+/// primitive in blocked or plain layouts, the parity lowering onto forward convolutions, im2col around
+/// oneDNN's matmul, or the BLAS path (fp32).
+///
 /// oneDNN runs its own OpenMP threads, `Parallel.threadCount` of them, inside each call; the calls
 /// themselves come from one thread of control at a time (the shared reorder buffers depend on it).
 public final class OneDNNBackend: ComputeBackend {
     public let kind = BackendKind.onednn
     public let precision: ComputePrecision
+    public let tuner: KernelTuner
     private let context: OpaquePointer
     private var operations: [OperationKey: OpaquePointer] = [:]
+    private let lowered = LoweredConvolution()
+    private lazy var blas = BLASBackend()
+    private var subKernels = ScratchBuffer()
+    private var tuningGradient = ScratchBuffer()
 
     public enum Failure: Error, CustomStringConvertible {
         case unavailable(String)
@@ -26,7 +35,9 @@ public final class OneDNNBackend: ComputeBackend {
     }
 
     private enum OperationKind: Hashable {
-        case forward, backwardData, backwardWeights
+        case convolution(ConvolutionPass, plain: Bool)
+        /// One of the four forward convolutions of `ParityConvolution`.
+        case parity(Int)
         case matmul(transposeA: Bool, transposeB: Bool, lda: Int, ldb: Int, ldc: Int, alpha: Float, beta: Float)
     }
 
@@ -42,16 +53,17 @@ public final class OneDNNBackend: ComputeBackend {
             guard let g = geometry else { return "matmul \(batch)x\(k) * \(k)x\(n)" }
             let name: String
             switch kind {
-            case .forward: name = "forward"
-            case .backwardData: name = "backward-data"
-            default: name = "backward-weights"
+            case .convolution(let pass, let plain): name = pass.rawValue + (plain ? " (plain layout)" : "")
+            case .parity(let index): name = "parity \(index) of the backward-data"
+            default: name = "matmul"
             }
             return "\(name) convolution \(g.inputChannels)x\(g.inputHeight)x\(g.inputWidth) -> "
                 + "\(g.outputChannels)x\(g.outputHeight)x\(g.outputWidth), batch \(batch)"
         }
     }
 
-    public init(precision: ComputePrecision = .fp32) throws {
+    /// `tuner` picks each pass's kernel; the default runs the fixed plan (oneDNN's blocked primitive).
+    public init(precision: ComputePrecision = .fp32, tuner: KernelTuner = KernelTuner(mode: .off)) throws {
         if precision == .bf16 && fw_dnnl_cpu_has_bf16() == 0 {
             throw Failure.bf16Unsupported(isa: String(cString: fw_dnnl_cpu_isa_name()))
         }
@@ -61,7 +73,16 @@ public final class OneDNNBackend: ComputeBackend {
         }
         self.context = context
         self.precision = precision
+        self.tuner = tuner
     }
+
+    /// "Intel(R) Xeon(R) Processor | onednn 2.6.3 | avx512_core_vnni": whose measurements a plan holds.
+    public static var machineIdentity: String {
+        "\(TuningCache.cpuModel) | onednn \(String(cString: fw_dnnl_version())) | \(instructionSet)"
+    }
+
+    /// Seconds spent in the bridge's layout and type reorders since the last call (resets the count).
+    public func takeReorderSeconds() -> Double { fw_dnnl_take_reorder_seconds(context) }
 
     deinit {
         for operation in operations.values { fw_dnnl_operation_destroy(operation) }
@@ -105,21 +126,108 @@ public final class OneDNNBackend: ComputeBackend {
         }
     }
 
-    private func convolution(_ kind: OperationKind, _ geometry: ConvolutionGeometry, batch: Int) throws -> OpaquePointer {
+    private func convolution(_ pass: ConvolutionPass, _ geometry: ConvolutionGeometry, batch: Int,
+                             plain: Bool) throws -> OpaquePointer {
         let bridgeKind: fw_dnnl_convolution_kind
-        switch kind {
+        switch pass {
         case .forward: bridgeKind = FW_DNNL_CONV_FORWARD
         case .backwardData: bridgeKind = FW_DNNL_CONV_BACKWARD_DATA
-        default: bridgeKind = FW_DNNL_CONV_BACKWARD_WEIGHTS
+        case .backwardWeights: bridgeKind = FW_DNNL_CONV_BACKWARD_WEIGHTS
         }
         let bf16: Int32 = precision == .bf16 ? 1 : 0
-        return try operation(OperationKey(kind: kind, geometry: geometry, batch: batch)) { error, size in
-            let g = geometry
-            return fw_dnnl_convolution_create(context, bridgeKind, bf16, Int64(batch), Int64(g.inputChannels),
-                                              Int64(g.inputHeight), Int64(g.inputWidth), Int64(g.outputChannels),
-                                              Int64(g.outputHeight), Int64(g.outputWidth), Int64(g.kernelSize),
-                                              Int64(g.stride), Int64(g.padding), error, size)
+        let key = OperationKey(kind: .convolution(pass, plain: plain), geometry: geometry, batch: batch)
+        return try operation(key) { error, size in
+            let g = geometry, padding = Int64(g.padding)
+            // Padding on the far side so that the output size matches (PyTorch floors the division).
+            var shape = fw_dnnl_convolution_shape(
+                batch: Int64(batch), in_channels: Int64(g.inputChannels), height: Int64(g.inputHeight),
+                width: Int64(g.inputWidth), out_channels: Int64(g.outputChannels), out_height: Int64(g.outputHeight),
+                out_width: Int64(g.outputWidth), kernel: Int64(g.kernelSize), stride: Int64(g.stride),
+                pad_top: padding, pad_left: padding,
+                pad_bottom: Int64((g.outputHeight - 1) * g.stride + g.kernelSize - g.inputHeight - g.padding),
+                pad_right: Int64((g.outputWidth - 1) * g.stride + g.kernelSize - g.inputWidth - g.padding))
+            return fw_dnnl_convolution_create(context, bridgeKind, bf16, plain ? FW_DNNL_LAYOUT_PLAIN : FW_DNNL_LAYOUT_BLOCKED,
+                                              &shape, nil, error, size)
         }
+    }
+
+    private func parityConvolution(_ geometry: ConvolutionGeometry, batch: Int, parityIndex: Int) throws -> OpaquePointer {
+        let bf16: Int32 = precision == .bf16 ? 1 : 0
+        return try operation(OperationKey(kind: .parity(parityIndex), geometry: geometry, batch: batch)) { error, size in
+            var shape = ParityConvolution.shape(geometry, batch: batch, parityIndex: parityIndex)
+            let strides = ParityConvolution.resultStrides(geometry)
+            return fw_dnnl_convolution_create(context, FW_DNNL_CONV_FORWARD, bf16, FW_DNNL_LAYOUT_BLOCKED, &shape,
+                                              strides, error, size)
+        }
+    }
+
+    /// The lowering's GEMM: this backend's matmul (oneDNN, in this backend's precision).
+    private func gemm(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                      _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) throws {
+        try matmul(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda,
+                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// Runs `pass` with `kernel`. first/second/result are the pass's operands in the order of
+    /// `fw_dnnl_convolution_kind` (forward: input, weight, output; backward-data: output gradient,
+    /// weight, input gradient; backward-weights: output gradient, input, weight gradient, accumulated).
+    private func run(_ kernel: ConvolutionKernel, _ pass: ConvolutionPass, _ g: ConvolutionGeometry, batch: Int,
+                     _ first: UnsafePointer<Float>, _ second: UnsafePointer<Float>,
+                     _ result: UnsafeMutablePointer<Float>) throws {
+        switch kernel {
+        case .onednnBlocked, .onednnPlain:
+            try execute(convolution(pass, g, batch: batch, plain: kernel == .onednnPlain), first, second, result)
+        case .onednnParity:
+            let sub = subKernels.get(ParityConvolution.weightCount(g))
+            ParityConvolution.gatherWeights(g, weight: second, subKernels: sub)
+            let part = g.inputChannels * g.outputChannels * 4
+            for parityIndex in 0..<4 {
+                try execute(parityConvolution(g, batch: batch, parityIndex: parityIndex), first, sub + parityIndex * part,
+                            result + ParityConvolution.resultOffset(g, parityIndex: parityIndex))
+            }
+        case .onednnMatmul:
+            switch pass {
+            case .forward:
+                try lowered.forward(g, batch: batch, input: first, weight: second, output: result, gemm: gemm)
+            case .backwardData:
+                try lowered.backwardData(g, batch: batch, outputGradient: first, weight: second, inputGradient: result,
+                                         gemm: gemm)
+            case .backwardWeights:
+                try lowered.backwardWeights(g, batch: batch, outputGradient: first, input: second,
+                                            weightGradient: result, gemm: gemm)
+            }
+        case .blas:
+            switch pass {
+            case .forward: blas.convolutionForward(g, batch: batch, input: first, weight: second, output: result)
+            case .backwardData:
+                blas.convolutionBackwardData(g, batch: batch, outputGradient: first, weight: second, inputGradient: result)
+            case .backwardWeights:
+                blas.convolutionBackwardWeights(g, batch: batch, outputGradient: first, input: second, weightGradient: result)
+            }
+        }
+    }
+
+    /// Plans (tuning on first use) and runs one pass, adding its time to the plan's totals.
+    private func convolutionPass(_ pass: ConvolutionPass, _ g: ConvolutionGeometry, batch: Int,
+                                 _ first: UnsafePointer<Float>, _ second: UnsafePointer<Float>,
+                                 _ result: UnsafeMutablePointer<Float>) throws {
+        if batch == 0 { return }
+        let key = KernelChoiceKey(pass: pass, geometry: g, batch: batch, precision: precision, threads: Parallel.threadCount)
+        let kernel = try tuner.kernel(for: key) { candidate in
+            // Candidates are timed on the real operands; an accumulated result goes to scratch instead.
+            if pass == .backwardWeights {
+                let count = g.outputChannels * g.patchSize
+                let scratch = tuningGradient.get(count)
+                scratch.update(repeating: 0, count: count)
+                try run(candidate, pass, g, batch: batch, first, second, scratch)
+            } else {
+                try run(candidate, pass, g, batch: batch, first, second, result)
+            }
+        }
+        let start = KernelTuner.now()
+        try run(kernel, pass, g, batch: batch, first, second, result)
+        tuner.record(key, seconds: KernelTuner.now() - start)
     }
 
     public func matmul(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
@@ -145,19 +253,16 @@ public final class OneDNNBackend: ComputeBackend {
 
     public func convolutionForward(_ geometry: ConvolutionGeometry, batch: Int, input: UnsafePointer<Float>,
                                    weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) throws {
-        if batch == 0 { return }
-        try execute(convolution(.forward, geometry, batch: batch), input, weight, output)
+        try convolutionPass(.forward, geometry, batch: batch, input, weight, output)
     }
 
     public func convolutionBackwardData(_ geometry: ConvolutionGeometry, batch: Int, outputGradient: UnsafePointer<Float>,
                                         weight: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>) throws {
-        if batch == 0 { return }
-        try execute(convolution(.backwardData, geometry, batch: batch), outputGradient, weight, inputGradient)
+        try convolutionPass(.backwardData, geometry, batch: batch, outputGradient, weight, inputGradient)
     }
 
     public func convolutionBackwardWeights(_ geometry: ConvolutionGeometry, batch: Int, outputGradient: UnsafePointer<Float>,
                                            input: UnsafePointer<Float>, weightGradient: UnsafeMutablePointer<Float>) throws {
-        if batch == 0 { return }
-        try execute(convolution(.backwardWeights, geometry, batch: batch), outputGradient, input, weightGradient)
+        try convolutionPass(.backwardWeights, geometry, batch: batch, outputGradient, input, weightGradient)
     }
 }

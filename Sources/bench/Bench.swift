@@ -24,6 +24,12 @@ struct Bench: ParsableCommand {
     @Option(help: "fp32 peak GFLOP/s used for peak_fraction.") var peakGflops = 348.0
     @Option(help: "Kernel backend: blas or onednn.") var backend = "blas"
     @Option(help: "Precision of the heavy kernels: fp32 or bf16 (bf16 needs onednn).") var precision = "fp32"
+    @Option(help: "Kernel plan (onednn): on measures every candidate per pass and shape, off is the fixed default.")
+    var tune = "on"
+    @Option(help: "Pin one kernel wherever it applies (onednn-blocked, onednn-plain, onednn-parity, onednn-matmul, blas).")
+    var kernel: String?
+    @Flag(help: "Skip the per-pass matmul reference (faster; the passes' matmul_gflops are then absent).")
+    var noMatmulReference = false
 
     func run() throws {
         BLASRuntime.ensureFastKernels()
@@ -46,7 +52,19 @@ struct Bench: ParsableCommand {
                       + "\"skipped\": \"no bf16 on this CPU (oneDNN ISA \(OneDNNBackend.instructionSet))\"}")
                 return
             }
-            engine = try OneDNNBackend(precision: precisionValue)
+            let tuner: KernelTuner
+            if let kernel {
+                guard let pinned = ConvolutionKernel(rawValue: kernel) else {
+                    throw ValidationError("unknown kernel '\(kernel)' (use "
+                                          + ConvolutionKernel.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+                }
+                tuner = KernelTuner(pinning: pinned)
+            } else {
+                guard let mode = KernelTuner.Mode(rawValue: tune) else { throw ValidationError("unknown --tune '\(tune)' (use on or off)") }
+                // The benchmark measures afresh (no cache): its plan is this sitting's.
+                tuner = KernelTuner(mode: mode)
+            }
+            engine = try OneDNNBackend(precision: precisionValue, tuner: tuner)
         default: throw ValidationError("unknown backend '\(backend)' (use blas or onednn)")
         }
         // One configuration per process, so that peak_rss_mib is this configuration's own.
@@ -65,7 +83,13 @@ struct Bench: ParsableCommand {
             return real
         }
         var criticTimes = [Double](), generatorTimes = [Double](), iterationTimes = [Double]()
+        let onednn = engine as? OneDNNBackend
         for iteration in 0..<(iterations + 1) {
+            if iteration == 1 {
+                // The first iteration plans the kernels and creates the primitives; only later ones count.
+                onednn?.tuner.resetTotals()
+                _ = onednn?.takeReorderSeconds()
+            }
             let iterationStart = Date()
             for step in 0..<hyper.criticIterations {
                 let start = Date()
@@ -109,7 +133,70 @@ struct Bench: ParsableCommand {
             ("onednn_kernels", "[" + engine.implementations.map { "\"\($0)\"" }
                 .joined(separator: ", ") + "]"),
         ]
-        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+        var extra: [(String, String)] = []
+        if let onednn {
+            let reorders = onednn.takeReorderSeconds() / Double(iterations)
+            extra.append(("tune", "\"\(onednn.tuner.mode.rawValue)\""))
+            extra.append(("tuning_s", format(onednn.tuner.tuningSeconds)))
+            extra.append(("reorder_s_per_iteration", format(reorders)))
+            extra.append(("reorder_fraction", format(reorders / iteration)))
+            let passes = try passReport(onednn, iterations: iterations)
+            extra.append(("passes", "[" + passes.map { "{" + $0.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}" }
+                .joined(separator: ", ") + "]"))
+        }
+        return "{" + (fields + extra).map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+
+    /// One object per planned pass: its kernel, how it was chosen, its share of an iteration, its GFLOP/s
+    /// and oneDNN's matmul rate at the GEMM of the same size (measured now, same precision and threads).
+    /// The same table goes to stderr for reading.
+    func passReport(_ backend: OneDNNBackend, iterations: Int) throws -> [[(String, String)]] {
+        let reference = try OneDNNBackend(precision: backend.precision)
+        var rows: [[(String, String)]] = []
+        var table = ["pass | kernel (source) | ms/iteration | GFLOP/s | matmul GFLOP/s | ratio | candidates (ms)"]
+        for entry in backend.tuner.plan where entry.calls > 0 {
+            let flop = 2 * Double(entry.key.multiplyAdds)
+            let rate = flop * Double(entry.calls) / entry.seconds / 1e9
+            var row: [(String, String)] = [
+                ("key", "\"\(entry.key)\""), ("kernel", "\"\(entry.kernel.rawValue)\""),
+                ("source", "\"\(entry.source.rawValue)\""), ("calls_per_iteration", format(Double(entry.calls) / Double(iterations))),
+                ("s_per_iteration", format(entry.seconds / Double(iterations))), ("gflops", format(rate)),
+            ]
+            var matmulText = "-", ratioText = "-"
+            if !noMatmulReference {
+                let matmulRate = try matmulGflops(reference, entry.key.equivalentGEMM)
+                row.append(("matmul_gflops", format(matmulRate)))
+                row.append(("fraction_of_matmul", format(rate / matmulRate)))
+                matmulText = String(format: "%.0f", matmulRate)
+                ratioText = String(format: "%.2f", rate / matmulRate)
+            }
+            row.append(("candidates", "{" + entry.candidates.map { "\"\($0.kernel.rawValue)\": \(format($0.seconds))" }
+                .joined(separator: ", ") + "}"))
+            rows.append(row)
+            let candidates = entry.candidates.map { "\($0.kernel.rawValue) \(String(format: "%.1f", 1000 * $0.seconds))" }
+                .joined(separator: ", ")
+            table.append("\(entry.key) | \(entry.kernel.rawValue) (\(entry.source.rawValue)) | "
+                         + String(format: "%.1f | %.0f | ", 1000 * entry.seconds / Double(iterations), rate)
+                         + "\(matmulText) | \(ratioText) | \(candidates)")
+        }
+        FileHandle.standardError.write((table.joined(separator: "\n") + "\n").data(using: .utf8)!)
+        return rows
+    }
+
+    /// oneDNN's matmul C[m, n] = A[m, k] B[k, n] on random operands: the best of three timed runs.
+    func matmulGflops(_ backend: OneDNNBackend, _ gemm: (m: Int, n: Int, k: Int)) throws -> Double {
+        var random = RandomGenerator(seed: 3)
+        let a = Tensor(shape: [gemm.m * gemm.k]), b = Tensor(shape: [gemm.k * gemm.n]), c = Tensor(shape: [gemm.m * gemm.n])
+        random.fillUniform(a.buffer, low: -1, high: 1)
+        random.fillUniform(b.buffer, low: -1, high: 1)
+        var best = Double.infinity
+        for run in 0..<4 {
+            let start = Date()
+            try backend.matmul(transposeA: false, transposeB: false, m: gemm.m, n: gemm.n, k: gemm.k, alpha: 1,
+                               a: a.pointer, lda: gemm.k, b: b.pointer, ldb: gemm.n, beta: 0, c: c.pointer, ldc: gemm.n)
+            if run > 0 { best = min(best, Date().timeIntervalSince(start)) }
+        }
+        return 2 * Double(gemm.m) * Double(gemm.n) * Double(gemm.k) / best / 1e9
     }
 
     func format(_ value: Double) -> String { String(format: "%.4g", value) }

@@ -31,12 +31,32 @@ int fw_dnnl_cpu_has_bf16(void);
 /// The instruction set oneDNN dispatches to, for messages ("avx512_core_bf16", ...).
 const char *fw_dnnl_cpu_isa_name(void);
 
+/// One convolution's shape. Padding may differ per side (a 2x2 parity convolution pads one side only).
+typedef struct {
+    int64_t batch, in_channels, height, width;
+    int64_t out_channels, out_height, out_width;
+    int64_t kernel, stride;
+    int64_t pad_top, pad_left, pad_bottom, pad_right;
+} fw_dnnl_convolution_shape;
+
+typedef enum {
+    FW_DNNL_LAYOUT_BLOCKED = 0, // oneDNN picks every layout (blocked); the bridge reorders from and to NCHW
+    FW_DNNL_LAYOUT_PLAIN = 1,   // activations stay NCHW inside the primitive (no activation reorders)
+} fw_dnnl_layout;
+
 /// bf16 != 0: the two operands are converted to bf16, the result is accumulated and written in f32.
+/// `result_strides` (4 values, or NULL for dense NCHW / OIHW) lets a forward convolution write into every
+/// other element of a larger tensor.
 fw_dnnl_operation *fw_dnnl_convolution_create(fw_dnnl_context *context, fw_dnnl_convolution_kind kind, int bf16,
-                                              int64_t batch, int64_t in_channels, int64_t height, int64_t width,
-                                              int64_t out_channels, int64_t out_height, int64_t out_width,
-                                              int64_t kernel, int64_t stride, int64_t padding,
-                                              char *error, size_t error_size);
+                                              fw_dnnl_layout layout, const fw_dnnl_convolution_shape *shape,
+                                              const int64_t *result_strides, char *error, size_t error_size);
+
+/// "2.6.3": the oneDNN library loaded at run time (tuning decisions are only valid for it).
+const char *fw_dnnl_version(void);
+
+/// Seconds this context spent in layout and type reorders inside fw_dnnl_execute since the last call
+/// (for benchmarks); resets the count.
+double fw_dnnl_take_reorder_seconds(fw_dnnl_context *context);
 
 /// C[m,n] = alpha * op(A) * op(B) + beta * C, row-major with leading dimensions, as cblas_sgemm.
 fw_dnnl_operation *fw_dnnl_matmul_create(fw_dnnl_context *context, int bf16, int transpose_a, int transpose_b,

@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Picks the kernel of each (pass, shape, precision, threads), like cuDNN's benchmark mode: the first
+/// time a key is needed, every applicable kernel runs a few times on the real buffers and the fastest is
+/// kept for the process (and in the `TuningCache`, so later runs start at once). With `.off`, or where
+/// a kernel is the only one that applies, the fixed default runs untimed.
+///
+/// Within a process the choice for a key never changes, so a run is deterministic once planned; across
+/// processes the cache carries the plan, which is what keeps a resumed run byte-identical to an
+/// uninterrupted one (`--tune off` gives the fixed plan everywhere).
+public final class KernelTuner {
+    public enum Mode: String, CaseIterable, Sendable {
+        case on, off
+    }
+
+    /// How a key's kernel was decided.
+    public enum Source: String, Sendable {
+        case fixed, cached, tuned
+    }
+
+    /// One key's plan and what it cost, for reports.
+    public struct Entry {
+        public var key: KernelChoiceKey
+        public var kernel: ConvolutionKernel
+        public var source: Source
+        /// Best seconds per call of each candidate measured (tuned keys only).
+        public var candidates: [(kernel: ConvolutionKernel, seconds: Double)]
+        public var calls: Int
+        public var seconds: Double
+    }
+
+    public let mode: Mode
+    public let cache: TuningCache?
+    /// Timed runs per candidate (after one untimed run that creates its primitives).
+    public let repeats: Int
+    /// Seconds spent measuring candidates so far (the tuner's first-use cost).
+    public private(set) var tuningSeconds = 0.0
+    private var entries: [KernelChoiceKey: Entry] = [:]
+    private var order: [KernelChoiceKey] = []
+
+    /// What runs untuned: `defaultKernel`, or the kernel a test or benchmark pins, wherever it applies.
+    public let fixedKernel: ConvolutionKernel
+
+    public init(mode: Mode, cache: TuningCache? = nil, repeats: Int = 2) {
+        self.mode = mode
+        self.cache = cache
+        self.repeats = max(1, repeats)
+        fixedKernel = Self.defaultKernel
+    }
+
+    /// A fixed plan that runs `kernel` for every pass it applies to (the default kernel elsewhere).
+    public init(pinning kernel: ConvolutionKernel) {
+        mode = .off
+        cache = nil
+        repeats = 1
+        fixedKernel = kernel
+    }
+
+    public static let defaultKernel = ConvolutionKernel.onednnBlocked
+
+    /// Every key planned so far, in first-use order.
+    public var plan: [Entry] { order.compactMap { entries[$0] } }
+
+    /// The kernel for `key`. `run(kernel)` executes one candidate on the real buffers and throws when it
+    /// cannot run (that candidate is then never offered for the key).
+    func kernel(for key: KernelChoiceKey, run: (ConvolutionKernel) throws -> Void) throws -> ConvolutionKernel {
+        if let entry = entries[key] { return entry.kernel }
+        let candidates = ConvolutionKernel.allCases.filter { $0.applies(to: key.pass, key.geometry, precision: key.precision) }
+        let fixed = fixedKernel.applies(to: key.pass, key.geometry, precision: key.precision) ? fixedKernel : Self.defaultKernel
+        var entry = Entry(key: key, kernel: fixed, source: .fixed, candidates: [], calls: 0, seconds: 0)
+        if mode == .on, candidates.count > 1 {
+            if let cached = cache?.kernel(for: key) {
+                entry.kernel = cached
+                entry.source = .cached
+            } else {
+                let start = Self.now()
+                var best: (kernel: ConvolutionKernel, seconds: Double)?
+                for candidate in candidates {
+                    guard (try? run(candidate)) != nil else { continue }
+                    var fastest = Double.infinity
+                    for _ in 0..<repeats {
+                        let begin = Self.now()
+                        guard (try? run(candidate)) != nil else { fastest = .infinity; break }
+                        fastest = min(fastest, Self.now() - begin)
+                    }
+                    guard fastest.isFinite else { continue }
+                    entry.candidates.append((candidate, fastest))
+                    if best == nil || fastest < best!.seconds { best = (candidate, fastest) }
+                }
+                tuningSeconds += Self.now() - start
+                if let best {
+                    entry.kernel = best.kernel
+                    entry.source = .tuned
+                    cache?.store(best.kernel, for: key)
+                }
+            }
+        }
+        entries[key] = entry
+        order.append(key)
+        return entry.kernel
+    }
+
+    /// Adds one call's time to the key's totals (for the per-pass report).
+    func record(_ key: KernelChoiceKey, seconds: Double) {
+        entries[key]?.calls += 1
+        entries[key]?.seconds += seconds
+    }
+
+    /// Forgets the per-call totals (a benchmark's warm-up), keeping the plan.
+    public func resetTotals() {
+        for key in order {
+            entries[key]?.calls = 0
+            entries[key]?.seconds = 0
+        }
+    }
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + 1e-9 * Double(time.tv_nsec)
+    }
+}
