@@ -3,7 +3,8 @@
 ///
 /// Every kernel throws `BackendError` when it cannot run; the BLAS backend never does.
 ///
-/// Layouts: activations NCHW, conv weights [Cout, Cin, k, k] (PyTorch). A transposed convolution with
+/// Layouts: activations in the backend's `activationLayout` (BLAS: NCHW; oneDNN: NHWC), conv weights
+/// [Cout, Cin, k, k] (PyTorch). A transposed convolution with
 /// weight [Cin_t, Cout_t, k, k] is the adjoint of the convolution from Cout_t to Cin_t channels with the
 /// same weight memory, so its forward is `convolutionBackwardData`, its input gradient is
 /// `convolutionForward` and its weight gradient is `convolutionBackwardWeights` with the roles swapped.
@@ -18,6 +19,9 @@ public protocol ComputeBackend: AnyObject {
     var implementations: [String] { get }
     /// The number format of the convolution and matmul operands (results are always fp32).
     var precision: ComputePrecision { get }
+    /// The layout of the activations its convolutions read and write (weights are always OIHW). The
+    /// models keep every feature map in it (`ActivationLayout`).
+    var activationLayout: ActivationLayout { get }
 
     /// C[m, n] = alpha * op(A) * op(B) + beta * C, row-major.
     func matmul(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
@@ -56,6 +60,7 @@ extension ComputeBackend {
     public var name: String { kind.rawValue }
     public var instructionSet: String? { nil }
     public var implementations: [String] { [] }
+    public var activationLayout: ActivationLayout { .channelsFirst }
 
     /// Y[N, out] = X[N, in] * W^T, with W [out, in] (a dense layer without bias).
     public func denseForward(batch: Int, inputs: Int, outputs: Int, input: UnsafePointer<Float>,

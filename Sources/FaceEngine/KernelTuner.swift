@@ -43,7 +43,7 @@ public final class KernelTuner {
     /// What runs untuned: `defaultKernel`, or the kernel a test or benchmark pins, wherever it applies.
     public let fixedKernel: ConvolutionKernel
 
-    public init(mode: Mode, cache: TuningCache? = nil, repeats: Int = 2) {
+    public init(mode: Mode, cache: TuningCache? = nil, repeats: Int = 3) {
         self.mode = mode
         self.cache = cache
         self.repeats = max(1, repeats)
@@ -76,19 +76,24 @@ public final class KernelTuner {
                 entry.source = .cached
             } else {
                 let start = Self.now()
-                var best: (kernel: ConvolutionKernel, seconds: Double)?
-                for candidate in candidates {
-                    guard (try? run(candidate)) != nil else { continue }
-                    var fastest = Double.infinity
-                    for _ in 0..<repeats {
+                // One untimed run each (creating primitives, growing scratch), then rounds that visit every
+                // candidate in turn, so that the machine's drift affects all of them alike; best of the rounds.
+                var timed = candidates.filter { (try? run($0)) != nil }
+                var fastest = [Double](repeating: .infinity, count: timed.count)
+                for _ in 0..<repeats {
+                    for (index, candidate) in timed.enumerated() where fastest[index] >= 0 {
                         let begin = Self.now()
-                        guard (try? run(candidate)) != nil else { fastest = .infinity; break }
-                        fastest = min(fastest, Self.now() - begin)
+                        if (try? run(candidate)) == nil {
+                            fastest[index] = -1  // failed once: never chosen
+                            continue
+                        }
+                        fastest[index] = min(fastest[index], Self.now() - begin)
                     }
-                    guard fastest.isFinite else { continue }
-                    entry.candidates.append((candidate, fastest))
-                    if best == nil || fastest < best!.seconds { best = (candidate, fastest) }
                 }
+                timed = timed.indices.filter { fastest[$0] >= 0 }.map { timed[$0] }
+                fastest = fastest.filter { $0 >= 0 }
+                entry.candidates = Array(zip(timed, fastest)).map { (kernel: $0.0, seconds: $0.1) }
+                let best = entry.candidates.min { $0.seconds < $1.seconds }
                 tuningSeconds += Self.now() - start
                 if let best {
                     entry.kernel = best.kernel
