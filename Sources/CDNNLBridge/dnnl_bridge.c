@@ -237,7 +237,8 @@ static dnnl_primitive_attr_t user_scratchpad_attr(void) {
 }
 
 fw_dnnl_operation *fw_dnnl_convolution_create(fw_dnnl_context *context, fw_dnnl_convolution_kind kind, int bf16,
-                                              fw_dnnl_layout layout, const fw_dnnl_convolution_shape *shape,
+                                              fw_dnnl_activation_layout layout, int keep_layout,
+                                              const fw_dnnl_convolution_shape *shape,
                                               const int64_t *result_strides, char *error, size_t error_size) {
     const fw_dnnl_convolution_shape *s = shape;
     dnnl_dims_t source_dims = {s->batch, s->in_channels, s->height, s->width};
@@ -247,8 +248,9 @@ fw_dnnl_operation *fw_dnnl_convolution_create(fw_dnnl_context *context, fw_dnnl_
     dnnl_dims_t padding_left = {s->pad_top, s->pad_left};
     dnnl_dims_t padding_right = {s->pad_bottom, s->pad_right};
     dnnl_data_type_t operand = bf16 ? dnnl_bf16 : dnnl_f32;
-    // Plain: the primitive works on NCHW activations itself; only weights (and bf16 data) are converted.
-    dnnl_format_tag_t activations = layout == FW_DNNL_LAYOUT_PLAIN ? dnnl_nchw : dnnl_format_tag_any;
+    dnnl_format_tag_t user_tag = layout == FW_DNNL_NHWC ? dnnl_nhwc : dnnl_nchw;
+    // Kept: the primitive works on the caller's activations itself; only weights (and bf16 data) are converted.
+    dnnl_format_tag_t activations = keep_layout ? user_tag : dnnl_format_tag_any;
 
     dnnl_memory_desc_t user_source, user_weights, user_destination;
     dnnl_memory_desc_t any_source_operand, any_weights_operand, any_destination_operand;
@@ -258,7 +260,7 @@ fw_dnnl_operation *fw_dnnl_convolution_create(fw_dnnl_context *context, fw_dnnl_
     dnnl_primitive_attr_t attr = user_scratchpad_attr();
     fw_dnnl_operation *operation = NULL;
 
-    CHECK(dnnl_memory_desc_init_by_tag(&user_source, 4, source_dims, dnnl_f32, dnnl_nchw));
+    CHECK(dnnl_memory_desc_init_by_tag(&user_source, 4, source_dims, dnnl_f32, user_tag));
     CHECK(dnnl_memory_desc_init_by_tag(&user_weights, 4, weight_dims, dnnl_f32, dnnl_oihw));
     if (result_strides) {
         if (kind != FW_DNNL_CONV_FORWARD) {
@@ -267,7 +269,7 @@ fw_dnnl_operation *fw_dnnl_convolution_create(fw_dnnl_context *context, fw_dnnl_
         }
         CHECK(dnnl_memory_desc_init_by_strides(&user_destination, 4, destination_dims, dnnl_f32, result_strides));
     } else {
-        CHECK(dnnl_memory_desc_init_by_tag(&user_destination, 4, destination_dims, dnnl_f32, dnnl_nchw));
+        CHECK(dnnl_memory_desc_init_by_tag(&user_destination, 4, destination_dims, dnnl_f32, user_tag));
     }
     CHECK(dnnl_memory_desc_init_by_tag(&any_source_operand, 4, source_dims, operand, activations));
     CHECK(dnnl_memory_desc_init_by_tag(&any_weights_operand, 4, weight_dims, operand, dnnl_format_tag_any));

@@ -22,6 +22,8 @@ public protocol ComputeBackend: AnyObject {
     /// The layout of the activations its convolutions read and write (weights are always OIHW). The
     /// models keep every feature map in it (`ActivationLayout`).
     var activationLayout: ActivationLayout { get }
+    /// What picks the kernel of each convolution pass, for backends that choose (oneDNN).
+    var kernelTuner: KernelTuner? { get }
 
     /// C[m, n] = alpha * op(A) * op(B) + beta * C, row-major.
     func matmul(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
@@ -61,6 +63,7 @@ extension ComputeBackend {
     public var instructionSet: String? { nil }
     public var implementations: [String] { [] }
     public var activationLayout: ActivationLayout { .channelsFirst }
+    public var kernelTuner: KernelTuner? { nil }
 
     /// Y[N, out] = X[N, in] * W^T, with W [out, in] (a dense layer without bias).
     public func denseForward(batch: Int, inputs: Int, outputs: Int, input: UnsafePointer<Float>,

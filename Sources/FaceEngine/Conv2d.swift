@@ -1,5 +1,5 @@
 /// A 2-D convolution (PyTorch `Conv2d`), weight [Cout, Cin, k, k], optional bias [Cout].
-/// x: [N, Cin, H, W] -> y: [N, Cout, Ho, Wo]. The heavy work goes through the `ComputeBackend`; the
+/// x: [N, Cin, H, W] -> y: [N, Cout, Ho, Wo], in the backend's activation layout. The heavy work goes through the `ComputeBackend`; the
 /// dual backward of the penalty gradient is `AffineLayer`'s.
 public struct Conv2d: AffineLayer {
     public let geometry: ConvolutionGeometry
@@ -22,7 +22,7 @@ public struct Conv2d: AffineLayer {
         try backend.convolutionForward(geometry, batch: batch, input: input, weight: store.value(weight), output: output)
         if let bias {
             ChannelBias.add(store.value(bias), to: output, batch: batch,
-                            channels: geometry.outputChannels, plane: geometry.outputPlane)
+                            channels: geometry.outputChannels, plane: geometry.outputPlane, layout: backend.activationLayout)
         }
     }
 
@@ -35,7 +35,8 @@ public struct Conv2d: AffineLayer {
                                                weightGradient: store.gradient(weight))
         if includeBias, let bias {
             ChannelBias.accumulateGradient(outputGradient, into: store.gradient(bias), batch: batch,
-                                           channels: geometry.outputChannels, plane: geometry.outputPlane)
+                                           channels: geometry.outputChannels, plane: geometry.outputPlane,
+                                           layout: backend.activationLayout)
         }
         if let inputGradient {
             try self.inputGradient(backend, store, batch: batch, outputGradient: outputGradient, inputGradient: inputGradient)

@@ -33,7 +33,8 @@ public struct ConvTranspose2d {
                                         weight: store.value(weight), inputGradient: output)
         if let bias {
             ChannelBias.add(store.value(bias), to: output, batch: batch,
-                            channels: adjointGeometry.inputChannels, plane: adjointGeometry.inputPlane)
+                            channels: adjointGeometry.inputChannels, plane: adjointGeometry.inputPlane,
+                            layout: backend.activationLayout)
         }
     }
 
@@ -45,7 +46,8 @@ public struct ConvTranspose2d {
                                                weightGradient: store.gradient(weight))
         if let bias {
             ChannelBias.accumulateGradient(outputGradient, into: store.gradient(bias), batch: batch,
-                                           channels: adjointGeometry.inputChannels, plane: adjointGeometry.inputPlane)
+                                           channels: adjointGeometry.inputChannels, plane: adjointGeometry.inputPlane,
+                                           layout: backend.activationLayout)
         }
         if let inputGradient {
             try backend.convolutionForward(adjointGeometry, batch: batch, input: outputGradient,

@@ -8,25 +8,28 @@ public enum ConvolutionPass: String, CaseIterable, Sendable {
 /// The ways the oneDNN backend can compute a pass. Which one is fastest depends on the CPU and the
 /// layer's shape, so `KernelTuner` measures them (docs/backends.md, "Kernel plans").
 public enum ConvolutionKernel: String, CaseIterable, Sendable {
+    /// oneDNN's convolution primitive on the activations as they lie, with no activation reorders (in
+    /// NHWC, oneDNN's brgemm convolutions where the CPU has them). The fixed default (`--tune off`).
+    case onednnDirect = "onednn-direct"
     /// oneDNN's convolution primitive in the layouts it prefers (blocked); the bridge reorders our
-    /// NCHW tensors into them and back on every call. The fixed default (`--tune off`).
+    /// tensors into them and back on every call.
     case onednnBlocked = "onednn-blocked"
-    /// oneDNN's convolution primitive on NCHW activations, with no activation reorders (oneDNN often
-    /// has only slower kernels for it, but for small planes and first layers it can win).
-    case onednnPlain = "onednn-plain"
     /// A 4x4 / stride-2 / padding-1 backward-data pass as four stride-1 2x2 forward convolutions, one per
     /// output parity, which run on oneDNN's forward kernels (`ParityConvolution`).
     case onednnParity = "onednn-parity"
-    /// im2col / col2im around one oneDNN matmul per chunk of samples; weight gradients are one GEMM over
-    /// batch x positions (`LoweredConvolution`).
+    /// im2row / row2im around one oneDNN matmul per chunk of samples; weight gradients are one GEMM over
+    /// batch x positions (`ChannelsLastLowering`; NHWC only).
     case onednnMatmul = "onednn-matmul"
-    /// im2col + OpenBLAS SGEMM per worker, as `BLASBackend` does (fp32 only).
+    /// OpenBLAS SGEMM: the same lowering with the rows split over our workers in NHWC, `BLASBackend`'s
+    /// im2col in NCHW (fp32 only).
     case blas
 
-    /// Whether this kernel can compute `pass` of `geometry` in `precision` at all.
-    public func applies(to pass: ConvolutionPass, _ geometry: ConvolutionGeometry, precision: ComputePrecision) -> Bool {
+    /// Whether this kernel can compute `pass` of `geometry` in `precision` on activations in `layout`.
+    public func applies(to pass: ConvolutionPass, _ geometry: ConvolutionGeometry, precision: ComputePrecision,
+                        layout: ActivationLayout) -> Bool {
         switch self {
-        case .onednnBlocked, .onednnPlain, .onednnMatmul: return true
+        case .onednnDirect, .onednnBlocked: return true
+        case .onednnMatmul: return layout == .channelsLast
         case .onednnParity: return pass == .backwardData && ParityConvolution.applies(to: geometry)
         // BLAS is fp32 only: offering it in bf16 would be a silent fp32 run.
         case .blas: return precision == .fp32
@@ -34,28 +37,38 @@ public enum ConvolutionKernel: String, CaseIterable, Sendable {
     }
 }
 
-/// What a tuning decision is about: one pass of one layer shape at one batch, precision and thread count.
+/// What a tuning decision is about: one pass of one layer shape at one batch, precision, activation
+/// layout and thread count.
 public struct KernelChoiceKey: Hashable, Sendable, CustomStringConvertible {
     public var pass: ConvolutionPass
     public var geometry: ConvolutionGeometry
     public var batch: Int
     public var precision: ComputePrecision
+    public var layout: ActivationLayout
     public var threads: Int
 
-    public init(pass: ConvolutionPass, geometry: ConvolutionGeometry, batch: Int, precision: ComputePrecision, threads: Int) {
+    public init(pass: ConvolutionPass, geometry: ConvolutionGeometry, batch: Int, precision: ComputePrecision,
+                layout: ActivationLayout, threads: Int) {
         self.pass = pass
         self.geometry = geometry
         self.batch = batch
         self.precision = precision
+        self.layout = layout
         self.threads = threads
     }
 
-    /// "forward 64x32x32->128x16x16 k4s2p1 batch 192 fp32 threads 2": the cache's key and the bench's label.
+    /// "forward 64x32x32->128x16x16 k4s2p1 batch 192 fp32 nhwc threads 2": the cache's key and the
+    /// bench's label.
     public var description: String {
         let g = geometry
         return "\(pass.rawValue) \(g.inputChannels)x\(g.inputHeight)x\(g.inputWidth)->"
             + "\(g.outputChannels)x\(g.outputHeight)x\(g.outputWidth) k\(g.kernelSize)s\(g.stride)p\(g.padding) "
-            + "batch \(batch) \(precision.rawValue) threads \(threads)"
+            + "batch \(batch) \(precision.rawValue) \(layout.rawValue) threads \(threads)"
+    }
+
+    /// Whether `kernel` can compute this pass at all.
+    public func admits(_ kernel: ConvolutionKernel) -> Bool {
+        kernel.applies(to: pass, geometry, precision: precision, layout: layout)
     }
 
     /// Multiply-adds of the pass (every pass of a convolution does the forward pass's count).

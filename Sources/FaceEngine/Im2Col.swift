@@ -51,8 +51,7 @@ public enum Im2Col {
     }
 
     private static func lowerDownsamplingByTwo(_ g: ConvolutionGeometry, samples: Int, input: UnsafePointer<Float>,
-                                               columns: UnsafeMutablePointer<Float>, width: Int,
-                                               planes: UnsafeMutablePointer<Float>) {
+                                               columns: UnsafeMutablePointer<Float>, planes: UnsafeMutablePointer<Float>) {
         let channels = g.inputChannels, h = g.inputHeight, w = g.inputWidth, hh = h / 2, hw = w / 2
         let planeSize = samples * channels * hh * hw
         // Split into parity planes: planes[(py*2 + px)][n][c][y][x] = input[n][c][2y + py][2x + px].
@@ -69,7 +68,7 @@ public enum Im2Col {
                 }
             }
         }
-        let plane = hh * hw
+        let plane = hh * hw, width = samples * plane
         for row in 0..<g.patchSize {
             let c = row / 16, ki = (row / 4) % 4, kj = row % 4
             let base = planes + (parity[ki] * 2 + parity[kj]) * planeSize
@@ -94,12 +93,11 @@ public enum Im2Col {
     }
 
     private static func raiseDownsamplingByTwo(_ g: ConvolutionGeometry, samples: Int, columns: UnsafePointer<Float>,
-                                               width: Int, output: UnsafeMutablePointer<Float>,
-                                               planes: UnsafeMutablePointer<Float>) {
+                                               output: UnsafeMutablePointer<Float>, planes: UnsafeMutablePointer<Float>) {
         let channels = g.inputChannels, h = g.inputHeight, w = g.inputWidth, hh = h / 2, hw = w / 2
         let planeSize = samples * channels * hh * hw
         planes.update(repeating: 0, count: 4 * planeSize)
-        let plane = hh * hw
+        let plane = hh * hw, width = samples * plane
         for row in 0..<g.patchSize {
             let c = row / 16, ki = (row / 4) % 4, kj = row % 4
             let base = planes + (parity[ki] * 2 + parity[kj]) * planeSize
@@ -132,20 +130,16 @@ public enum Im2Col {
         }
     }
 
-    /// `scratch` must hold `scratchCount(g, samples:)` floats (nil when that is 0). `columnStride` is
-    /// the distance between patch rows (default samples*Ho*Wo), so that workers can lower slices of
-    /// one wide matrix side by side.
+    /// `scratch` must hold `scratchCount(g, samples:)` floats (nil when that is 0).
     public static func lower(_ g: ConvolutionGeometry, samples: Int, input: UnsafePointer<Float>,
-                             columns: UnsafeMutablePointer<Float>, columnStride: Int? = nil,
-                             scratch: UnsafeMutablePointer<Float>? = nil) {
-        let width = columnStride ?? samples * g.outputPlane
+                             columns: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>? = nil) {
         if isDownsamplingByTwo(g), let scratch {
-            lowerDownsamplingByTwo(g, samples: samples, input: input, columns: columns, width: width, planes: scratch)
+            lowerDownsamplingByTwo(g, samples: samples, input: input, columns: columns, planes: scratch)
             return
         }
         let k = g.kernelSize, s = g.stride, p = g.padding
         let h = g.inputHeight, w = g.inputWidth, ho = g.outputHeight, wo = g.outputWidth
-        let plane = ho * wo, inputItem = g.inputItemSize
+        let plane = ho * wo, width = samples * plane, inputItem = g.inputItemSize
         for row in 0..<g.patchSize {
             let c = row / (k * k), ki = (row / k) % k, kj = row % k
             let columnsRange = validRange(offset: kj, size: w, outputSize: wo, stride: s, padding: p)
@@ -175,16 +169,14 @@ public enum Im2Col {
 
     /// The adjoint of `lower`: output[n, c, ...] = sum of the column entries that read it (overwrites output).
     public static func raise(_ g: ConvolutionGeometry, samples: Int, columns: UnsafePointer<Float>,
-                             columnStride: Int? = nil, output: UnsafeMutablePointer<Float>,
-                             scratch: UnsafeMutablePointer<Float>? = nil) {
-        let width = columnStride ?? samples * g.outputPlane
+                             output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>? = nil) {
         if isDownsamplingByTwo(g), let scratch {
-            raiseDownsamplingByTwo(g, samples: samples, columns: columns, width: width, output: output, planes: scratch)
+            raiseDownsamplingByTwo(g, samples: samples, columns: columns, output: output, planes: scratch)
             return
         }
         let k = g.kernelSize, s = g.stride, p = g.padding
         let h = g.inputHeight, w = g.inputWidth, ho = g.outputHeight, wo = g.outputWidth
-        let plane = ho * wo, inputItem = g.inputItemSize
+        let plane = ho * wo, width = samples * plane, inputItem = g.inputItemSize
         for c in 0..<g.inputChannels {
             for n in 0..<samples {
                 (output + n * inputItem + c * h * w).update(repeating: 0, count: h * w)

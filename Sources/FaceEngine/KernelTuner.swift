@@ -58,7 +58,7 @@ public final class KernelTuner {
         fixedKernel = kernel
     }
 
-    public static let defaultKernel = ConvolutionKernel.onednnBlocked
+    public static let defaultKernel = ConvolutionKernel.onednnDirect
 
     /// Every key planned so far, in first-use order.
     public var plan: [Entry] { order.compactMap { entries[$0] } }
@@ -67,8 +67,8 @@ public final class KernelTuner {
     /// cannot run (that candidate is then never offered for the key).
     func kernel(for key: KernelChoiceKey, run: (ConvolutionKernel) throws -> Void) throws -> ConvolutionKernel {
         if let entry = entries[key] { return entry.kernel }
-        let candidates = ConvolutionKernel.allCases.filter { $0.applies(to: key.pass, key.geometry, precision: key.precision) }
-        let fixed = fixedKernel.applies(to: key.pass, key.geometry, precision: key.precision) ? fixedKernel : Self.defaultKernel
+        let candidates = ConvolutionKernel.allCases.filter(key.admits)
+        let fixed = key.admits(fixedKernel) ? fixedKernel : Self.defaultKernel
         var entry = Entry(key: key, kernel: fixed, source: .fixed, candidates: [], calls: 0, seconds: 0)
         if mode == .on, candidates.count > 1 {
             if let cached = cache?.kernel(for: key) {

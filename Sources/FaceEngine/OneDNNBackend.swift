@@ -1,22 +1,24 @@
 import CDNNLBridge
 
 /// The oneDNN backend: every convolution and matmul is a oneDNN primitive, created once per shape and
-/// reused. Callers keep plain NCHW / OIHW fp32 tensors; the bridge reorders operands into the blocked
-/// layouts (and, in bf16, the data type) that oneDNN picks for the CPU, and results back.
+/// reused. Activations are NHWC (`activationLayout`; NCHW on request), weights OIHW, all fp32 for the caller; the bridge
+/// converts operands into the layouts and (in bf16) the data type a primitive wants, and results back.
 ///
 /// Each convolution pass runs on the `ConvolutionKernel` its `KernelTuner` picked for the shape: the
-/// primitive in blocked or plain layouts, the parity lowering onto forward convolutions, im2col around
-/// oneDNN's matmul, or the BLAS path (fp32).
+/// primitive on NHWC itself or in oneDNN's blocked layouts, the parity lowering onto forward
+/// convolutions, or im2row around oneDNN's matmul or OpenBLAS (fp32).
 ///
 /// oneDNN runs its own OpenMP threads, `Parallel.threadCount` of them, inside each call; the calls
 /// themselves come from one thread of control at a time (the shared reorder buffers depend on it).
 public final class OneDNNBackend: ComputeBackend {
     public let kind = BackendKind.onednn
+    public let activationLayout: ActivationLayout
     public let precision: ComputePrecision
     public let tuner: KernelTuner
+    public var kernelTuner: KernelTuner? { tuner }
     private let context: OpaquePointer
     private var operations: [OperationKey: OpaquePointer] = [:]
-    private let lowered = LoweredConvolution()
+    private let lowered = ChannelsLastLowering()
     private lazy var blas = BLASBackend()
     private var subKernels = ScratchBuffer()
     private var tuningGradient = ScratchBuffer()
@@ -35,7 +37,7 @@ public final class OneDNNBackend: ComputeBackend {
     }
 
     private enum OperationKind: Hashable {
-        case convolution(ConvolutionPass, plain: Bool)
+        case convolution(ConvolutionPass, keepLayout: Bool)
         /// One of the four forward convolutions of `ParityConvolution`.
         case parity(Int)
         case matmul(transposeA: Bool, transposeB: Bool, lda: Int, ldb: Int, ldc: Int, alpha: Float, beta: Float)
@@ -53,7 +55,7 @@ public final class OneDNNBackend: ComputeBackend {
             guard let g = geometry else { return "matmul \(batch)x\(k) * \(k)x\(n)" }
             let name: String
             switch kind {
-            case .convolution(let pass, let plain): name = pass.rawValue + (plain ? " (plain layout)" : "")
+            case .convolution(let pass, let keepLayout): name = pass.rawValue + (keepLayout ? "" : " (blocked layout)")
             case .parity(let index): name = "parity \(index) of the backward-data"
             default: name = "matmul"
             }
@@ -62,8 +64,10 @@ public final class OneDNNBackend: ComputeBackend {
         }
     }
 
-    /// `tuner` picks each pass's kernel; the default runs the fixed plan (oneDNN's blocked primitive).
-    public init(precision: ComputePrecision = .fp32, tuner: KernelTuner = KernelTuner(mode: .off)) throws {
+    /// `tuner` picks each pass's kernel; the default runs the fixed plan (oneDNN's primitive on the
+    /// activations as they lie). The models run channels-last; NCHW is for comparing with `BLASBackend`.
+    public init(precision: ComputePrecision = .fp32, tuner: KernelTuner = KernelTuner(mode: .off),
+                layout: ActivationLayout = .channelsLast) throws {
         if precision == .bf16 && fw_dnnl_cpu_has_bf16() == 0 {
             throw Failure.bf16Unsupported(isa: String(cString: fw_dnnl_cpu_isa_name()))
         }
@@ -74,6 +78,7 @@ public final class OneDNNBackend: ComputeBackend {
         self.context = context
         self.precision = precision
         self.tuner = tuner
+        activationLayout = layout
     }
 
     /// "Intel(R) Xeon(R) Processor | onednn 2.6.3 | avx512_core_vnni": whose measurements a plan holds.
@@ -127,7 +132,7 @@ public final class OneDNNBackend: ComputeBackend {
     }
 
     private func convolution(_ pass: ConvolutionPass, _ geometry: ConvolutionGeometry, batch: Int,
-                             plain: Bool) throws -> OpaquePointer {
+                             keepLayout: Bool) throws -> OpaquePointer {
         let bridgeKind: fw_dnnl_convolution_kind
         switch pass {
         case .forward: bridgeKind = FW_DNNL_CONV_FORWARD
@@ -135,7 +140,7 @@ public final class OneDNNBackend: ComputeBackend {
         case .backwardWeights: bridgeKind = FW_DNNL_CONV_BACKWARD_WEIGHTS
         }
         let bf16: Int32 = precision == .bf16 ? 1 : 0
-        let key = OperationKey(kind: .convolution(pass, plain: plain), geometry: geometry, batch: batch)
+        let key = OperationKey(kind: .convolution(pass, keepLayout: keepLayout), geometry: geometry, batch: batch)
         return try operation(key) { error, size in
             let g = geometry, padding = Int64(g.padding)
             // Padding on the far side so that the output size matches (PyTorch floors the division).
@@ -146,19 +151,29 @@ public final class OneDNNBackend: ComputeBackend {
                 pad_top: padding, pad_left: padding,
                 pad_bottom: Int64((g.outputHeight - 1) * g.stride + g.kernelSize - g.inputHeight - g.padding),
                 pad_right: Int64((g.outputWidth - 1) * g.stride + g.kernelSize - g.inputWidth - g.padding))
-            return fw_dnnl_convolution_create(context, bridgeKind, bf16, plain ? FW_DNNL_LAYOUT_PLAIN : FW_DNNL_LAYOUT_BLOCKED,
-                                              &shape, nil, error, size)
+            return fw_dnnl_convolution_create(context, bridgeKind, bf16, bridgeLayout, keepLayout ? 1 : 0, &shape, nil,
+                                              error, size)
         }
     }
+
+    private var bridgeLayout: fw_dnnl_activation_layout { activationLayout == .channelsLast ? FW_DNNL_NHWC : FW_DNNL_NCHW }
 
     private func parityConvolution(_ geometry: ConvolutionGeometry, batch: Int, parityIndex: Int) throws -> OpaquePointer {
         let bf16: Int32 = precision == .bf16 ? 1 : 0
         return try operation(OperationKey(kind: .parity(parityIndex), geometry: geometry, batch: batch)) { error, size in
             var shape = ParityConvolution.shape(geometry, batch: batch, parityIndex: parityIndex)
-            let strides = ParityConvolution.resultStrides(geometry)
-            return fw_dnnl_convolution_create(context, FW_DNNL_CONV_FORWARD, bf16, FW_DNNL_LAYOUT_BLOCKED, &shape,
-                                              strides, error, size)
+            let strides = ParityConvolution.resultStrides(geometry, layout: activationLayout)
+            return fw_dnnl_convolution_create(context, FW_DNNL_CONV_FORWARD, bf16, bridgeLayout, 0, &shape, strides,
+                                              error, size)
         }
+    }
+
+    /// The lowering's GEMM on OpenBLAS, rows split over our workers.
+    private func blasGEMM(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                          _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                          _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        blas.parallelMatmul(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b,
+                            ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
 
     /// The lowering's GEMM: this backend's matmul (oneDNN, in this backend's precision).
@@ -176,17 +191,26 @@ public final class OneDNNBackend: ComputeBackend {
                      _ first: UnsafePointer<Float>, _ second: UnsafePointer<Float>,
                      _ result: UnsafeMutablePointer<Float>) throws {
         switch kernel {
-        case .onednnBlocked, .onednnPlain:
-            try execute(convolution(pass, g, batch: batch, plain: kernel == .onednnPlain), first, second, result)
+        case .onednnDirect, .onednnBlocked:
+            try execute(convolution(pass, g, batch: batch, keepLayout: kernel == .onednnDirect), first, second, result)
         case .onednnParity:
             let sub = subKernels.get(ParityConvolution.weightCount(g))
             ParityConvolution.gatherWeights(g, weight: second, subKernels: sub)
             let part = g.inputChannels * g.outputChannels * 4
             for parityIndex in 0..<4 {
                 try execute(parityConvolution(g, batch: batch, parityIndex: parityIndex), first, sub + parityIndex * part,
-                            result + ParityConvolution.resultOffset(g, parityIndex: parityIndex))
+                            result + ParityConvolution.resultOffset(g, parityIndex: parityIndex, layout: activationLayout))
             }
-        case .onednnMatmul:
+        case .blas where activationLayout == .channelsFirst:
+            switch pass {
+            case .forward: blas.convolutionForward(g, batch: batch, input: first, weight: second, output: result)
+            case .backwardData:
+                blas.convolutionBackwardData(g, batch: batch, outputGradient: first, weight: second, inputGradient: result)
+            case .backwardWeights:
+                blas.convolutionBackwardWeights(g, batch: batch, outputGradient: first, input: second, weightGradient: result)
+            }
+        case .onednnMatmul, .blas:
+            let gemm: ChannelsLastLowering.GEMM = kernel == .blas ? blasGEMM : gemm
             switch pass {
             case .forward:
                 try lowered.forward(g, batch: batch, input: first, weight: second, output: result, gemm: gemm)
@@ -197,14 +221,6 @@ public final class OneDNNBackend: ComputeBackend {
                 try lowered.backwardWeights(g, batch: batch, outputGradient: first, input: second,
                                             weightGradient: result, gemm: gemm)
             }
-        case .blas:
-            switch pass {
-            case .forward: blas.convolutionForward(g, batch: batch, input: first, weight: second, output: result)
-            case .backwardData:
-                blas.convolutionBackwardData(g, batch: batch, outputGradient: first, weight: second, inputGradient: result)
-            case .backwardWeights:
-                blas.convolutionBackwardWeights(g, batch: batch, outputGradient: first, input: second, weightGradient: result)
-            }
         }
     }
 
@@ -213,7 +229,8 @@ public final class OneDNNBackend: ComputeBackend {
                                  _ first: UnsafePointer<Float>, _ second: UnsafePointer<Float>,
                                  _ result: UnsafeMutablePointer<Float>) throws {
         if batch == 0 { return }
-        let key = KernelChoiceKey(pass: pass, geometry: g, batch: batch, precision: precision, threads: Parallel.threadCount)
+        let key = KernelChoiceKey(pass: pass, geometry: g, batch: batch, precision: precision, layout: activationLayout,
+                                  threads: Parallel.threadCount)
         let kernel = try tuner.kernel(for: key) { candidate in
             // Candidates are timed on the real operands; an accumulated result goes to scratch instead.
             if pass == .backwardWeights {

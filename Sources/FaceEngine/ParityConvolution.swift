@@ -53,13 +53,18 @@ public enum ParityConvolution {
             pad_top: top, pad_left: left, pad_bottom: 1 - top, pad_right: 1 - left)
     }
 
-    /// Strides of one parity's result inside the whole [N, Cin, H, W] result.
-    static func resultStrides(_ g: ConvolutionGeometry) -> [Int64] {
-        [Int64(g.inputItemSize), Int64(g.inputPlane), Int64(2 * g.inputWidth), 2]
+    /// Strides (N, C, H, W order) of one parity's result inside the whole [N, Cin, H, W] result.
+    static func resultStrides(_ g: ConvolutionGeometry, layout: ActivationLayout) -> [Int64] {
+        let c = g.inputChannels, w = g.inputWidth
+        switch layout {
+        case .channelsFirst: return [Int64(g.inputItemSize), Int64(g.inputPlane), Int64(2 * w), 2]
+        case .channelsLast: return [Int64(g.inputItemSize), 1, Int64(2 * w * c), Int64(2 * c)]
+        }
     }
 
     /// Where parity `parityIndex`'s first element lies in the result.
-    static func resultOffset(_ g: ConvolutionGeometry, parityIndex: Int) -> Int {
-        (parityIndex / 2) * g.inputWidth + parityIndex % 2
+    static func resultOffset(_ g: ConvolutionGeometry, parityIndex: Int, layout: ActivationLayout) -> Int {
+        let position = (parityIndex / 2) * g.inputWidth + parityIndex % 2
+        return layout == .channelsLast ? position * g.inputChannels : position
     }
 }

@@ -51,7 +51,7 @@ public final class TuningCache {
     /// The kernel recorded for `key` on this machine, when there is one and it applies.
     public func kernel(for key: KernelChoiceKey) -> ConvolutionKernel? {
         guard let name = sections[machine]?[key.description], let kernel = ConvolutionKernel(rawValue: name),
-              kernel.applies(to: key.pass, key.geometry, precision: key.precision) else { return nil }
+              key.admits(kernel) else { return nil }
         return kernel
     }
 

@@ -60,6 +60,13 @@ public struct BackendOptions: ParsableArguments {
     @Option(help: "Precision of convolution and matmul operands (bf16: onednn on a CPU with AVX512-BF16 or AMX).")
     public var precision = ComputePrecision.fp32
 
+    @Option(help: ArgumentHelp(
+        "Kernel plan of the onednn backend.",
+        discussion: "on: the first time a layer shape needs a pass, time every kernel that can run it and keep the "
+            + "fastest, remembered in $XDG_CACHE_HOME/facewgan/kernel-plans.json (else ~/.cache/facewgan) so that "
+            + "later runs start at once; off: the fixed default kernel everywhere."))
+    public var tune = KernelTuner.Mode.on
+
     public init() {}
 
     public func validate() throws {
@@ -73,11 +80,22 @@ public struct BackendOptions: ParsableArguments {
     public func makeBackend() throws -> ComputeBackend {
         switch backend {
         case .blas: return BLASBackend()
-        case .onednn: return try OneDNNBackend(precision: precision)
+        case .onednn: return try OneDNNBackend(precision: precision, tuner: makeTuner())
         case .auto:
-            if precision == .bf16 { return try OneDNNBackend(precision: precision) }
-            return (try? OneDNNBackend(precision: precision)) ?? BLASBackend()
+            if precision == .bf16 { return try OneDNNBackend(precision: precision, tuner: makeTuner()) }
+            return (try? OneDNNBackend(precision: precision, tuner: makeTuner())) ?? BLASBackend()
         }
+    }
+
+    /// The tuner `--tune` asks for, with the plan cache when there is a place for it. A cache that
+    /// cannot be read is ignored with a warning (and rewritten); one that cannot be written is no error.
+    public func makeTuner() -> KernelTuner {
+        guard tune == .on else { return KernelTuner(mode: .off) }
+        let cache = TuningCache.defaultURL().map { TuningCache(url: $0, machine: OneDNNBackend.machineIdentity) }
+        if let cache, let problem = cache.problem {
+            writeToStandardError("warning: ignoring the kernel plan cache \(cache.url.path): \(problem)\n")
+        }
+        return KernelTuner(mode: .on, cache: cache)
     }
 }
 
@@ -90,6 +108,7 @@ public func describe(_ backend: ComputeBackend) -> String {
 // The library's option enums, as command-line values: `--help` lists their cases, and a value that is
 // none of them is a usage error that names the choices.
 extension ComputePrecision: ExpressibleByArgument {}
+extension KernelTuner.Mode: ExpressibleByArgument {}
 extension ModelConfiguration.CriticNorm: ExpressibleByArgument {}
 extension ResamplingFilter: ExpressibleByArgument {}
 extension InterpolationMethod: ExpressibleByArgument {}

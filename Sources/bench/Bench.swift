@@ -26,7 +26,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Precision of the heavy kernels: fp32 or bf16 (bf16 needs onednn).") var precision = "fp32"
     @Option(help: "Kernel plan (onednn): on measures every candidate per pass and shape, off is the fixed default.")
     var tune = "on"
-    @Option(help: "Pin one kernel wherever it applies (onednn-blocked, onednn-plain, onednn-parity, onednn-matmul, blas).")
+    @Option(help: "Pin one kernel wherever it applies (onednn-direct, onednn-blocked, onednn-parity, onednn-matmul, blas).")
     var kernel: String?
     @Flag(help: "Skip the per-pass matmul reference (faster; the passes' matmul_gflops are then absent).")
     var noMatmulReference = false

@@ -59,7 +59,7 @@ final class BF16Tests: XCTestCase {
     }
 
     func testConvolutionsAgreeWithTheExactKernels() throws {
-        let bf16 = try TestBackends.bf16(), fp32 = TestBackends.oneDNN(.fp32)
+        let bf16 = try TestBackends.bf16(layout: .channelsFirst), fp32 = TestBackends.oneDNN(.fp32, layout: .channelsFirst)
         var random = RandomGenerator(seed: 81)
         let batch = 2
         for (index, g) in geometries.enumerated() {

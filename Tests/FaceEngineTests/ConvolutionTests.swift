@@ -3,7 +3,8 @@ import TestSupport
 import XCTest
 
 /// Conv2d and ConvTranspose2d against direct loops (forward) and finite differences (backward), on
-/// every fp32 backend with the same tolerances.
+/// every fp32 backend with the same tolerances. Comparisons with NCHW definitions run oneDNN in NCHW;
+/// KernelCandidateTests cover its NHWC kernels.
 final class ConvolutionTests: XCTestCase {
     /// Also BF16Tests' first geometries.
     static let geometries = [
@@ -24,7 +25,8 @@ final class ConvolutionTests: XCTestCase {
         var random = RandomGenerator(seed: 1)
         for (index, geometry) in Self.geometries.enumerated() {
             // A tiny patch budget forces several chunks per BLAS worker.
-            let backends = TestBackends.fp32(blas: BLASBackend(patchBudget: geometry.patchSize * geometry.outputPlane))
+            let backends = TestBackends.fp32(blas: BLASBackend(patchBudget: geometry.patchSize * geometry.outputPlane),
+                                             oneDNNLayout: .channelsFirst)
             for backend in backends {
                 for threads in [1, 2] {
                     Parallel.setThreadCount(threads)
@@ -97,7 +99,7 @@ final class ConvolutionTests: XCTestCase {
 
     func testTransposedConvolutionIsTheAdjointAndHasCorrectGradients() {
         var random = RandomGenerator(seed: 3)
-        for backend in TestBackends.fp32() {
+        for backend in TestBackends.fp32(oneDNNLayout: .channelsFirst) {
             for (index, geometry) in Self.geometries.enumerated() {
                 let batch = 2
                 var layout = ParameterLayout()
@@ -138,7 +140,7 @@ final class ConvolutionTests: XCTestCase {
 
     func testLinearizedForwardIsTheForwardWithoutBias() {
         var random = RandomGenerator(seed: 4)
-        for backend in TestBackends.fp32() {
+        for backend in TestBackends.fp32(oneDNNLayout: .channelsFirst) {
             let geometry = Self.geometries[0]
             var layout = ParameterLayout()
             let conv = Conv2d("conv", geometry, bias: true, layout: &layout)

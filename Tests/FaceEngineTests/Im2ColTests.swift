@@ -143,7 +143,7 @@ final class Im2ColTests: XCTestCase {
             let outputGradient = Tensor.random([batch, g.outputItemSize], random: &random)
             Parallel.setThreadCount(1)
             let reference = runBackend(BLASBackend(), g, batch: batch, input: input, weight: weight, outputGradient: outputGradient)
-            let backend = TestBackends.oneDNN(.fp32)
+            let backend = TestBackends.oneDNN(.fp32, layout: .channelsFirst)
             for threads in 1...3 {
                 Parallel.setThreadCount(threads)
                 let result = runBackend(backend, g, batch: batch, input: input, weight: weight, outputGradient: outputGradient)

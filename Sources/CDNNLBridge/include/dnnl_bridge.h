@@ -39,16 +39,20 @@ typedef struct {
     int64_t pad_top, pad_left, pad_bottom, pad_right;
 } fw_dnnl_convolution_shape;
 
+/// How the caller's activations lie in memory (weights are always OIHW).
 typedef enum {
-    FW_DNNL_LAYOUT_BLOCKED = 0, // oneDNN picks every layout (blocked); the bridge reorders from and to NCHW
-    FW_DNNL_LAYOUT_PLAIN = 1,   // activations stay NCHW inside the primitive (no activation reorders)
-} fw_dnnl_layout;
+    FW_DNNL_NCHW = 0,
+    FW_DNNL_NHWC = 1,
+} fw_dnnl_activation_layout;
 
 /// bf16 != 0: the two operands are converted to bf16, the result is accumulated and written in f32.
-/// `result_strides` (4 values, or NULL for dense NCHW / OIHW) lets a forward convolution write into every
-/// other element of a larger tensor.
+/// `keep_layout` != 0: the primitive works on the caller's activation layout itself (no activation
+/// reorders; with NHWC that is oneDNN's brgemm convolutions); 0: oneDNN picks its preferred (blocked)
+/// layouts and the bridge reorders. `result_strides` (4 values in N, C, H, W order, or NULL for dense)
+/// lets a forward convolution write into every other element of a larger tensor.
 fw_dnnl_operation *fw_dnnl_convolution_create(fw_dnnl_context *context, fw_dnnl_convolution_kind kind, int bf16,
-                                              fw_dnnl_layout layout, const fw_dnnl_convolution_shape *shape,
+                                              fw_dnnl_activation_layout layout, int keep_layout,
+                                              const fw_dnnl_convolution_shape *shape,
                                               const int64_t *result_strides, char *error, size_t error_size);
 
 /// "2.6.3": the oneDNN library loaded at run time (tuning decisions are only valid for it).

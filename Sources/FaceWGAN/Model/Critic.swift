@@ -17,10 +17,16 @@ import FaceEngine
 /// adjoints"). The values refer to storage the critic reuses from step to step, so each remembers
 /// which pass made it: a value used after a newer pass of its kind overwrote that storage stops the
 /// program with a message instead of computing with stale numbers.
+///
+/// Feature maps are kept in the backend's `activationLayout`. Images, tangents and input gradients are
+/// NCHW for every caller, and `fc` reads PyTorch's flattening order, so in a channels-last layout the
+/// critic converts at those two edges (3 channels at the bottom, C*4*4 values per sample at the top).
 public final class Critic {
     public let configuration: ModelConfiguration
     public let parameters: ParameterStore
     public let backend: ComputeBackend
+    /// The layout of every feature map between the images and `fc`.
+    public let layout: ActivationLayout
     let convolutions: [Conv2d]
     let norms: [LayerNorm?]
     let fc: Dense
@@ -41,6 +47,14 @@ public final class Critic {
     private var adjointSeed = ReusableTensor()
     private var imageGradient = ReusableTensor()
     private var primalAdjoints = (ReusableTensor(), ReusableTensor())
+    /// In a channels-last layout: the images and tangents converted for conv1, fc's inputs in PyTorch's
+    /// order (forward and tangent), and an adjoint on its way between the two orders.
+    private var layoutImages = ReusableTensor()
+    private var layoutTangents = ReusableTensor()
+    private var layoutImageGradient = ReusableTensor()
+    private var flattenedInputs = ReusableTensor()
+    private var flattenedTangents = ReusableTensor()
+    private var flattenedAdjoint = ReusableTensor()
     /// How many times each storage has been written: the passes' values carry the count they saw.
     private var forwardGeneration = 0
     private var adjointGeneration = 0
@@ -49,6 +63,8 @@ public final class Critic {
     public init(_ configuration: ModelConfiguration, backend: ComputeBackend) {
         self.configuration = configuration
         self.backend = backend
+        let activationLayout = backend.activationLayout
+        self.layout = activationLayout
         var layout = ParameterLayout()
         var convolutions = [Conv2d]()
         var norms = [LayerNorm?]()
@@ -61,7 +77,8 @@ public final class Critic {
             size /= 2
             channels = outputChannels
             if stage >= 1 && configuration.criticNorm == .layer {
-                norms.append(LayerNorm("norm\(stage + 1)", channels: channels, plane: size * size, layout: &layout))
+                norms.append(LayerNorm("norm\(stage + 1)", channels: channels, plane: size * size, layout: &layout,
+                                       activationLayout: activationLayout))
             } else {
                 norms.append(nil)
             }
@@ -99,6 +116,29 @@ public final class Critic {
         convolutions.reduce(fc.inputs) { $0 + $1.geometry.multiplyAddsPerSample }
     }
 
+    // MARK: - Layout edges
+
+    /// `batch` images or tangents [N, 3, S, S] (NCHW) in the critic's layout: `source` itself in NCHW.
+    private func inLayout(_ source: Tensor, batch: Int, into storage: inout ReusableTensor) -> Tensor {
+        if layout == .channelsFirst { return source }
+        let converted = storage.get(source.shape)
+        ActivationLayout.convert(source.pointer, from: .channelsFirst, to: converted.pointer, layout, batch: batch,
+                                 channels: 3, plane: configuration.imageSize * configuration.imageSize)
+        return converted
+    }
+
+    private var topChannels: Int { convolutions.last!.geometry.outputChannels }
+    private var topPlane: Int { convolutions.last!.geometry.outputPlane }
+
+    /// The top feature maps [batch, C*P] in fc's (PyTorch's) order: `source` itself in NCHW.
+    private func flattened(_ source: Tensor, batch: Int, into storage: inout ReusableTensor) -> Tensor {
+        if layout == .channelsFirst { return source }
+        let converted = storage.get(source.shape)
+        ActivationLayout.convert(source.pointer, from: layout, to: converted.pointer, .channelsFirst, batch: batch,
+                                 channels: topChannels, plane: topPlane)
+        return converted
+    }
+
     // MARK: - Forward
 
     /// What a forward pass keeps for the later passes: every stage's activations and the layer norms'
@@ -107,7 +147,10 @@ public final class Critic {
         public let batch: Int
         /// D(x) per sample [batch].
         public let scores: Tensor
+        /// In the critic's layout; stageInputs[0] is the images as conv1 reads them.
         fileprivate let stageInputs: [Tensor]
+        /// fc's input in PyTorch's order (stageInputs.last itself in NCHW).
+        fileprivate let flattenedInput: Tensor
         fileprivate let normStatistics: [LayerNorm.Statistics?]
         fileprivate let generation: Int
     }
@@ -125,7 +168,7 @@ public final class Critic {
         let images = stageInputs[0].current
         Self.require(images?.shape.first == batch, "forward(batch: \(batch)) without inputBuffer(batch: \(batch))")
         forwardGeneration += 1
-        var inputs = [images!]
+        var inputs = [inLayout(images!, batch: batch, into: &layoutImages)]
         var statistics = [LayerNorm.Statistics?]()
         for stage in 0..<convolutions.count {
             let output = stageInputs[stage + 1].get([batch, itemSize(stage: stage + 1)])
@@ -137,8 +180,9 @@ public final class Critic {
             inputs.append(output)
         }
         let result = scores.get([batch])
-        try fc.forward(backend, parameters, batch: batch, input: inputs[convolutions.count].pointer, output: result.pointer)
-        return ForwardPass(batch: batch, scores: result, stageInputs: inputs, normStatistics: statistics,
+        let top = flattened(inputs[convolutions.count], batch: batch, into: &flattenedInputs)
+        try fc.forward(backend, parameters, batch: batch, input: top.pointer, output: result.pointer)
+        return ForwardPass(batch: batch, scores: result, stageInputs: inputs, flattenedInput: top, normStatistics: statistics,
                            generation: forwardGeneration)
     }
 
@@ -171,7 +215,14 @@ public final class Critic {
         var atConvolution = [Tensor?](repeating: nil, count: stageCount)
         // above: the adjoint at the output of stage `stage`'s LeakyReLU, from the layer above.
         var above = adjointsAtActivation[stageCount - 1].get([count, itemSize(stage: stageCount)])
-        try fc.inputGradient(backend, parameters, batch: count, outputGradient: seed, inputGradient: above.pointer)
+        if layout == .channelsFirst {
+            try fc.inputGradient(backend, parameters, batch: count, outputGradient: seed, inputGradient: above.pointer)
+        } else {
+            let flat = flattenedAdjoint.get([count, itemSize(stage: stageCount)])
+            try fc.inputGradient(backend, parameters, batch: count, outputGradient: seed, inputGradient: flat.pointer)
+            ActivationLayout.convert(flat.pointer, from: .channelsFirst, to: above.pointer, layout, batch: count,
+                                     channels: topChannels, plane: topPlane)
+        }
         var result: Tensor! = nil
         for stage in stride(from: stageCount - 1, through: 0, by: -1) {
             let outputItem = itemSize(stage: stage + 1)
@@ -185,13 +236,20 @@ public final class Critic {
                               statistics: pass.normStatistics[stage]!.samples(samples), parameterGradients: false)
             }
             atConvolution[stage] = atOutput
+            let imageShape = [count, 3, configuration.imageSize, configuration.imageSize]
             let below = stage > 0
                 ? adjointsAtActivation[stage - 1].get([count, itemSize(stage: stage)])
-                : imageGradient.get([count, 3, configuration.imageSize, configuration.imageSize])
+                : (layout == .channelsFirst ? imageGradient : layoutImageGradient).get(imageShape)
             try convolutions[stage].inputGradient(backend, parameters, batch: count, outputGradient: atOutput.pointer,
                                                   inputGradient: below.pointer)
             above = below
             result = below
+        }
+        if layout != .channelsFirst {
+            let images = imageGradient.get([count, 3, configuration.imageSize, configuration.imageSize])
+            ActivationLayout.convert(result.pointer, from: layout, to: images.pointer, .channelsFirst, batch: count,
+                                     channels: 3, plane: configuration.imageSize * configuration.imageSize)
+            result = images
         }
         return InputGradient(samples: samples, values: result, seed: seedCopy, atActivation: atActivation.map { $0! },
                              atConvolution: atConvolution.map { $0! }, forwardGeneration: pass.generation,
@@ -205,7 +263,10 @@ public final class Critic {
         public let samples: Range<Int>
         /// <grad D(x_j), tangent_j> per sample [samples.count].
         public let derivatives: Tensor
+        /// In the critic's layout; tangentInputs[0] is the tangents as conv1 reads them.
         fileprivate let tangentInputs: [Tensor]
+        /// fc's tangent input in PyTorch's order.
+        fileprivate let flattenedTangent: Tensor
         fileprivate let normStatistics: [LayerNorm.TangentStatistics?]
         fileprivate let forwardGeneration: Int
         fileprivate let generation: Int
@@ -229,7 +290,7 @@ public final class Critic {
                      && tangentInputs[0].current?.shape.first == count,
                      "linearizedForward: fill tangentBuffer(count: \(count)) for samples \(samples) of a batch of \(pass.batch)")
         tangentGeneration += 1
-        var tangents = [tangentInputs[0].current!]
+        var tangents = [inLayout(tangentInputs[0].current!, batch: count, into: &layoutTangents)]
         var statistics = [LayerNorm.TangentStatistics?]()
         for stage in 0..<convolutions.count {
             let outputItem = itemSize(stage: stage + 1)
@@ -252,10 +313,10 @@ public final class Critic {
             tangents.append(tangentOutput)
         }
         let result = tangentScores.get([count])
-        try fc.linearizedForward(backend, parameters, batch: count, tangent: tangents[convolutions.count].pointer,
-                                 tangentOutput: result.pointer)
-        return TangentPass(samples: samples, derivatives: result, tangentInputs: tangents, normStatistics: statistics,
-                           forwardGeneration: pass.generation, generation: tangentGeneration)
+        let top = flattened(tangents[convolutions.count], batch: count, into: &flattenedTangents)
+        try fc.linearizedForward(backend, parameters, batch: count, tangent: top.pointer, tangentOutput: result.pointer)
+        return TangentPass(samples: samples, derivatives: result, tangentInputs: tangents, flattenedTangent: top,
+                           normStatistics: statistics, forwardGeneration: pass.generation, generation: tangentGeneration)
     }
 
     // MARK: - Dual backward
@@ -300,9 +361,14 @@ public final class Critic {
         let stageCount = convolutions.count
         var live = seededSamples
         try fc.dualBackward(backend, parameters,
-                            primal: AdjointStream(batch: live, input: pass.stageInputs[stageCount].pointer,
+                            primal: AdjointStream(batch: live, input: pass.flattenedInput.pointer,
                                                   outputGradient: primalSeed, inputGradient: current),
-                            tangent: tangentStream(input: { $0.tangentInputs[stageCount] }, adjoint: { $0.seed }))
+                            tangent: tangentStream(input: { $0.flattenedTangent }, adjoint: { $0.seed }))
+        if layout != .channelsFirst {
+            ActivationLayout.convert(current, from: .channelsFirst, to: other, layout, batch: live,
+                                     channels: topChannels, plane: topPlane)
+            swap(&current, &other)
+        }
         for stage in stride(from: stageCount - 1, through: 0, by: -1) {
             let outputItem = itemSize(stage: stage + 1)
             LeakyReLU.applyJacobian(output: pass.stageInputs[stage + 1].pointer, to: current, count: live * outputItem)

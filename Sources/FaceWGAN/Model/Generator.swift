@@ -3,6 +3,9 @@ import FaceEngine
 /// The DCGAN-style generator (DESIGN.md, "Model"): `fc` Z -> C0*4*4, reshape [C0, 4, 4], `bn0`, ReLU,
 /// then for i in 1..n-1 `up{i}` (ConvTranspose2d without bias, channels halve), `bn{i}`, ReLU, and
 /// `out` (ConvTranspose2d w -> 3 with bias), tanh. Output images [N, 3, S, S] in [-1, 1].
+///
+/// Feature maps are kept in the backend's `activationLayout`; only the fc's output (PyTorch's
+/// reshape order) and the images (NCHW for every caller) are converted, at the edges.
 public final class Generator {
     public enum Mode {
         /// Batch statistics; caches for backward; moves the running statistics when asked.
@@ -16,6 +19,8 @@ public final class Generator {
     /// BatchNorm running statistics (`bn{i}.running_mean`, `bn{i}.running_var`).
     public let buffers: ParameterStore
     public let backend: ComputeBackend
+    /// The layout of every feature map between `fc` and the images.
+    public let layout: ActivationLayout
     let fc: Dense
     let norms: [BatchNorm2d]
     let upsamplings: [ConvTranspose2d]
@@ -27,6 +32,9 @@ public final class Generator {
     private var activations: [ReusableTensor]
     private var normCaches: [BatchNorm2d.Cache]
     private var images = ReusableTensor()
+    /// In a channels-last layout: fc's output in PyTorch order, and the images before their conversion.
+    private var fcOutput = ReusableTensor()
+    private var layoutImages = ReusableTensor()
     private var gradients = (ReusableTensor(), ReusableTensor())
     private var batch = 0
     /// Set by data-parallel training: training-mode BatchNorm statistics and backward sums then cover
@@ -37,10 +45,13 @@ public final class Generator {
     public init(_ configuration: ModelConfiguration, backend: ComputeBackend) {
         self.configuration = configuration
         self.backend = backend
+        let activationLayout = backend.activationLayout
+        self.layout = activationLayout
         var layout = ParameterLayout(), bufferLayout = ParameterLayout()
         var channels = configuration.topChannels, size = 4
         fc = Dense("fc", inputs: configuration.latentDimension, outputs: channels * 16, layout: &layout)
-        var norms = [BatchNorm2d("bn0", channels: channels, plane: 16, layout: &layout, buffers: &bufferLayout)]
+        var norms = [BatchNorm2d("bn0", channels: channels, plane: 16, layout: &layout, buffers: &bufferLayout,
+                                 activationLayout: activationLayout)]
         var upsamplings = [ConvTranspose2d]()
         for stage in 1..<configuration.stages {
             upsamplings.append(ConvTranspose2d("up\(stage)", inputChannels: channels, outputChannels: channels / 2,
@@ -48,7 +59,7 @@ public final class Generator {
             channels /= 2
             size *= 2
             norms.append(BatchNorm2d("bn\(stage)", channels: channels, plane: size * size, layout: &layout,
-                                     buffers: &bufferLayout))
+                                     buffers: &bufferLayout, activationLayout: activationLayout))
         }
         output = ConvTranspose2d("out", inputChannels: channels, outputChannels: 3, inputHeight: size, inputWidth: size,
                                  bias: true, layout: &layout)
@@ -95,7 +106,14 @@ public final class Generator {
     /// Runs the layers before bn{index} and returns its input (preNormalization) [count, C, plane].
     private func forwardToNormalization(_ index: Int, latents z: UnsafePointer<Float>, count: Int, mode: Mode) throws -> Tensor {
         let top = preNormalization.get([count * itemSize(normalization: 0)])
-        try fc.forward(backend, parameters, batch: count, input: z, output: top.pointer)
+        if layout == .channelsFirst {
+            try fc.forward(backend, parameters, batch: count, input: z, output: top.pointer)
+        } else {
+            let flat = fcOutput.get([count * itemSize(normalization: 0)])
+            try fc.forward(backend, parameters, batch: count, input: z, output: flat.pointer)
+            ActivationLayout.convert(flat.pointer, from: .channelsFirst, to: top.pointer, layout, batch: count,
+                                     channels: norms[0].channels, plane: norms[0].plane)
+        }
         for stage in 0..<index {
             let activation = normalize(stage, mode: mode, count: count)
             let next = preNormalization.get([count * itemSize(normalization: stage + 1)])
@@ -112,7 +130,14 @@ public final class Generator {
         _ = try forwardToNormalization(norms.count - 1, latents: kept.pointer, count: count, mode: mode)
         let last = normalize(norms.count - 1, mode: mode, count: count)
         let result = images.get([count, 3, configuration.imageSize, configuration.imageSize])
-        try output.forward(backend, parameters, batch: count, input: last.pointer, output: result.pointer)
+        if layout == .channelsFirst {
+            try output.forward(backend, parameters, batch: count, input: last.pointer, output: result.pointer)
+        } else {
+            let produced = layoutImages.get([result.count])
+            try output.forward(backend, parameters, batch: count, input: last.pointer, output: produced.pointer)
+            ActivationLayout.convert(produced.pointer, from: layout, to: result.pointer, .channelsFirst, batch: count,
+                                     channels: 3, plane: configuration.imageSize * configuration.imageSize)
+        }
         Tanh.forward(result.pointer, count: result.count)
         return result
     }
@@ -125,9 +150,16 @@ public final class Generator {
         var current = gradients.0.get([count * largest]).pointer
         var other = gradients.1.get([count * largest]).pointer
         Tanh.backward(output: images.current!.pointer, gradient: imageGradient, count: count * configuration.imageItemSize)
+        var outputGradient = UnsafePointer(imageGradient)
+        if layout != .channelsFirst {
+            let converted = layoutImages.get([count * configuration.imageItemSize])
+            ActivationLayout.convert(imageGradient, from: .channelsFirst, to: converted.pointer, layout, batch: count,
+                                     channels: 3, plane: configuration.imageSize * configuration.imageSize)
+            outputGradient = UnsafePointer(converted.pointer)
+        }
         let last = norms.count - 1
         try output.backward(backend, parameters, batch: count, input: activations[last].current!.pointer,
-                        outputGradient: imageGradient, inputGradient: current)
+                        outputGradient: outputGradient, inputGradient: current)
         for index in stride(from: last, through: 0, by: -1) {
             let activation = activations[index].current!
             ReLU.backward(output: activation.pointer, gradient: current, count: activation.count)
@@ -140,6 +172,11 @@ public final class Generator {
                                                 outputGradient: current, inputGradient: other)
                 swap(&current, &other)
             }
+        }
+        if layout != .channelsFirst {
+            ActivationLayout.convert(current, from: layout, to: other, .channelsFirst, batch: count,
+                                     channels: norms[0].channels, plane: norms[0].plane)
+            swap(&current, &other)
         }
         try fc.backward(backend, parameters, batch: count, input: latents.current!.pointer, outputGradient: current,
                     inputGradient: nil)
@@ -163,12 +200,13 @@ public final class Generator {
                 let pointer = input.pointer
                 sums.withUnsafeMutableBufferPointer { sumsBuffer in
                     squares.withUnsafeMutableBufferPointer { squaresBuffer in
+                        let layout = layout
                         Parallel.forEach(channels) { c in
                             var sum = 0.0, square = 0.0
                             for n in 0..<size {
-                                let row = pointer + (n * channels + c) * plane
                                 for position in 0..<plane {
-                                    let value = Double(row[position])
+                                    let value = Double(pointer[layout.index(sample: n, channel: c, position: position,
+                                                                            channels: channels, plane: plane)])
                                     sum += value
                                     square += value * value
                                 }
@@ -205,7 +243,7 @@ public final class Generator {
             let normalized = cache.normalized.current!.array
             let gamma = parameters.array(norm.scale), beta = parameters.array(norm.offset)
             return normalized.enumerated().map { index, h in
-                let channel = (index / norm.plane) % norm.channels
+                let channel = layout == .channelsFirst ? (index / norm.plane) % norm.channels : index % norm.channels
                 return gamma[channel] * h + beta[channel]
             }
         }

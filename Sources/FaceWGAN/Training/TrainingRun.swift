@@ -224,6 +224,18 @@ public final class TrainingRun {
 
     // MARK: - The loop
 
+    /// The kernel plan's first-use cost, once per process: what tuning took and what came from the cache.
+    private func reportPlan(_ tuner: KernelTuner) {
+        let plan = tuner.plan
+        let tuned = plan.filter { $0.source == .tuned }.count, cached = plan.filter { $0.source == .cached }.count
+        guard tuned + cached > 0 else { return }
+        var text = "kernel plan: \(plan.count) convolution passes"
+        if tuned > 0 { text += String(format: ", %d tuned in %.1f s", tuned, tuner.tuningSeconds) }
+        if cached > 0 { text += ", \(cached) from the cache" }
+        if let cache = tuner.cache { text += " (\(cache.url.path))" }
+        report(text)
+    }
+
     public func run() throws -> Outcome {
         defer { stop.restore() }
         let start = Date()
@@ -265,6 +277,7 @@ public final class TrainingRun {
             try requireFiniteWeights()
             if collective.isRoot { updateAverage() }
             step += 1
+            if step == startStep + 1, collective.isRoot, let tuner = backend.kernelTuner { reportPlan(tuner) }
             interval.addGenerator(generatorLoss, images: batch * criticIterations)
             let sampleNow = step % options.sampleEvery == 0 || step == options.steps
             let checkpointNow = step % options.checkpointEvery == 0 || step == options.steps
