@@ -35,6 +35,22 @@ public final class BLASBackend: ComputeBackend {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// C = op(A) op(B) + beta C with the rows of C split over our workers, each running single-threaded
+    /// SGEMM on its own rows: so a lowering can use OpenBLAS without OpenBLAS's threads competing with ours.
+    func parallelMatmul(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        // Shares under ~32k multiply-adds are not worth a thread's hand-off (an estimate, not measured).
+        let grain = max(1, (1 << 15) / max(1, n * k))
+        Parallel.forRanges(m, grain: grain) { rows in
+            let first = rows.lowerBound
+            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                        Int32(rows.count), Int32(n), Int32(k), 1, a + (transposeA ? first : first * lda), Int32(lda),
+                        b, Int32(ldb), beta, c + first * ldc, Int32(ldc))
+        }
+    }
+
     /// Calls body(worker, scratch, first, count) for chunks of at most `chunk` samples, each worker
     /// taking a contiguous share of the batch.
     private func forEachChunk(batch: Int, _ geometry: ConvolutionGeometry,
