@@ -8,7 +8,10 @@
 /// stay OIHW, permuted into W' (and dW' back) at each call. A chunk keeps R near `patchBudget` floats.
 /// Scratch lives here and is reused, so one value serves one caller at a time.
 final class ChannelsLastLowering {
-    typealias GEMM = LoweredConvolution.GEMM
+    /// C[m, n] = op(A) op(B) + beta C, row-major with leading dimensions (cblas_sgemm with alpha 1).
+    typealias GEMM = (_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                      _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) throws -> Void
 
     private let patchBudget: Int
     private var patches = ScratchBuffer()
