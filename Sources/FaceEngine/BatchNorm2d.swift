@@ -11,10 +11,12 @@ public struct BatchNorm2d {
     public let offset: ParameterSlot     // PyTorch "bias" (beta)
     public let runningMean: ParameterSlot
     public let runningVariance: ParameterSlot
+    /// How the activations it normalizes lie in memory (its parameters and buffers are per channel either way).
+    public let activationLayout: ActivationLayout
     public let epsilon: Float = 1e-5
     public let momentum: Float = 0.1
 
-    /// What backward needs: the normalized input, each channel's 1/sqrt(var + eps) and how many values
+    /// What backward needs: the normalized input (in the layer's activation layout), each channel's 1/sqrt(var + eps) and how many values
     /// per channel the statistics ran over (more than this batch's when they were synchronised).
     public struct Cache {
         public var normalized = ReusableTensor()
@@ -28,14 +30,19 @@ public struct BatchNorm2d {
     /// nil (the default) in one process.
     public typealias Synchronization = (UnsafeMutableBufferPointer<Double>) -> Void
 
-    public init(_ name: String, channels: Int, plane: Int, layout: inout ParameterLayout, buffers: inout ParameterLayout) {
+    public init(_ name: String, channels: Int, plane: Int, layout: inout ParameterLayout, buffers: inout ParameterLayout,
+                activationLayout: ActivationLayout = .channelsFirst) {
         self.channels = channels
         self.plane = plane
+        self.activationLayout = activationLayout
         scale = layout.add("\(name).weight", [channels])
         offset = layout.add("\(name).bias", [channels])
         runningMean = buffers.add("\(name).running_mean", [channels])
         runningVariance = buffers.add("\(name).running_var", [channels])
     }
+
+    /// Whether the passes take the NHWC loops (see `ChannelsLastRows.applies`).
+    private var channelsLast: Bool { ChannelsLastRows.applies(activationLayout, channels: channels, plane: plane) }
 
     public func initialize(_ store: ParameterStore, buffers: ParameterStore) {
         Initialization.constant(store, scale, 1)
@@ -44,11 +51,12 @@ public struct BatchNorm2d {
         Initialization.constant(buffers, runningVariance, 1)
     }
 
-    /// Per-channel mean and biased variance of x: [N, C, plane], accumulated in Double (two passes:
+    /// Per-channel mean and biased variance of x: [N, C, plane] (or [N, plane, C]), accumulated in Double (two passes:
     /// the mean, then squared deviations from it). With `synchronization`, over every process's part
     /// of the batch; `count` is the number of values per channel they ran over.
     public func statistics(batch: Int, input: UnsafePointer<Float>, synchronization: Synchronization? = nil)
         -> (mean: [Double], variance: [Double], count: Double) {
+        if channelsLast { return channelsLastStatistics(batch: batch, input: input, synchronization: synchronization) }
         let channels = channels, plane = plane
         // [sum per channel..., count], then [squared deviations per channel...]
         var sums = [Double](repeating: 0, count: channels + 1)
@@ -78,6 +86,38 @@ public struct BatchNorm2d {
         return (mean, squares.map { $0 / count }, count)
     }
 
+    private func channelsLastStatistics(batch: Int, input: UnsafePointer<Float>, synchronization: Synchronization?)
+        -> (mean: [Double], variance: [Double], count: Double) {
+        let channels = channels, rows = batch * plane
+        // The same hook payloads as NCHW's: [sum per channel..., count], then [squared deviations per channel...].
+        var sums = ChannelsLastRows.sums(rows: rows, channels: channels, terms: 1) { range, partial in
+            for row in range {
+                let x = input + row * channels
+                for c in 0..<channels { partial[c] += Double(x[c]) }
+            }
+        }
+        sums.append(Double(rows))
+        sums.withUnsafeMutableBufferPointer { synchronization?($0) }
+        let count = sums[channels]
+        let mean = (0..<channels).map { sums[$0] / count }
+        // Deviations from the Float mean, as NCHW's squaredDeviations takes them.
+        let centers = mean.map { Float($0) }
+        var squares = centers.withUnsafeBufferPointer { centers in
+            let center = centers.baseAddress!
+            return ChannelsLastRows.sums(rows: rows, channels: channels, terms: 1) { range, partial in
+                for row in range {
+                    let x = input + row * channels
+                    for c in 0..<channels {
+                        let d = x[c] - center[c]
+                        partial[c] += Double(d * d)
+                    }
+                }
+            }
+        }
+        squares.withUnsafeMutableBufferPointer { synchronization?($0) }
+        return (mean, squares.map { $0 / count }, count)
+    }
+
     /// Training forward: normalizes with batch statistics (the whole batch's under `synchronization`),
     /// caches what backward needs, and (when `updateRunningStatistics`) moves the running statistics
     /// as PyTorch does.
@@ -87,20 +127,40 @@ public struct BatchNorm2d {
                                 synchronization: Synchronization? = nil) {
         let (mean, variance, count) = statistics(batch: batch, input: input, synchronization: synchronization)
         cache.statisticsCount = count
-        let normalized = cache.normalized.get([batch, channels, plane])
+        let channelsLast = channelsLast
+        let normalized = cache.normalized.get(channelsLast ? [batch, plane, channels] : [batch, channels, plane])
         let inverse = cache.inverseDeviation.get([channels])
         for c in 0..<channels { inverse[c] = Float(1 / (variance[c] + Double(epsilon)).squareRoot()) }
         let gamma = store.value(scale), beta = store.value(offset)
         let h = normalized.pointer, r = inverse.pointer
-        mean.withUnsafeBufferPointer { means in
-            Parallel.forEach(batch * channels) { item in
-                let c = item % channels
-                let mu = Float(means[c]), rc = r[c], g = gamma[c], b = beta[c]
-                let x = input + item * plane, hRow = h + item * plane, y = output + item * plane
-                for index in 0..<plane {
-                    let value = (x[index] - mu) * rc
-                    hRow[index] = value
-                    y[index] = g * value + b
+        if channelsLast {
+            let channels = channels
+            let means = mean.map { Float($0) }
+            means.withUnsafeBufferPointer { means in
+                let mu = means.baseAddress!
+                Parallel.forRanges(batch * plane, grain: ChannelsLastRows.grain(channels: channels)) { rows in
+                    for row in rows {
+                        let base = row * channels
+                        let x = input + base, hRow = h + base, y = output + base
+                        for c in 0..<channels {
+                            let value = (x[c] - mu[c]) * r[c]
+                            hRow[c] = value
+                            y[c] = gamma[c] * value + beta[c]
+                        }
+                    }
+                }
+            }
+        } else {
+            mean.withUnsafeBufferPointer { means in
+                Parallel.forEach(batch * channels) { item in
+                    let c = item % channels
+                    let mu = Float(means[c]), rc = r[c], g = gamma[c], b = beta[c]
+                    let x = input + item * plane, hRow = h + item * plane, y = output + item * plane
+                    for index in 0..<plane {
+                        let value = (x[index] - mu) * rc
+                        hRow[index] = value
+                        y[index] = g * value + b
+                    }
                 }
             }
         }
@@ -119,6 +179,26 @@ public struct BatchNorm2d {
                                   input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
         let gamma = store.value(scale), beta = store.value(offset)
         let means = buffers.value(runningMean), variances = buffers.value(runningVariance)
+        if channelsLast {
+            let channels = channels
+            // Per channel once, with the NCHW loop's expressions, so that each output is the same value.
+            var affine = [Float](repeating: 0, count: 2 * channels)
+            for c in 0..<channels {
+                let multiplier = gamma[c] / (variances[c] + epsilon).squareRoot()
+                affine[c] = multiplier
+                affine[channels + c] = beta[c] - means[c] * multiplier
+            }
+            affine.withUnsafeBufferPointer { affine in
+                let multiplier = affine.baseAddress!, shift = multiplier + channels
+                Parallel.forRanges(batch * plane, grain: ChannelsLastRows.grain(channels: channels)) { rows in
+                    for row in rows {
+                        let x = input + row * channels, y = output + row * channels
+                        for c in 0..<channels { y[c] = x[c] * multiplier[c] + shift[c] }
+                    }
+                }
+            }
+            return
+        }
         Parallel.forEach(batch * channels) { item in
             let c = item % channels
             let multiplier = gamma[c] / (variances[c] + epsilon).squareRoot()
@@ -144,19 +224,40 @@ public struct BatchNorm2d {
         let h = normalized.pointer, r = inverse.pointer
         // [sum dy per channel..., sum dy*h per channel...]
         var sums = [Float](repeating: 0, count: 2 * channels)
-        sums.withUnsafeMutableBufferPointer { sums in
-            Parallel.forEach(channels) { c in
-                var sumDy: Float = 0, sumDyH: Float = 0
-                for n in 0..<batch {
-                    let base = (n * channels + c) * plane
-                    let (dy, dyh) = VectorReduction.sumAndDot(outputGradient + base, h + base, count: plane)
-                    sumDy += dy
-                    sumDyH += dyh
+        let channelsLast = channelsLast
+        if channelsLast {
+            let totals = ChannelsLastRows.sums(rows: batch * plane, channels: channels, terms: 2) { range, partial in
+                let partialDyH = partial + channels
+                for row in range {
+                    let base = row * channels
+                    let dy = outputGradient + base, hRow = h + base
+                    for c in 0..<channels {
+                        partial[c] += Double(dy[c])
+                        partialDyH[c] += Double(dy[c] * hRow[c])
+                    }
                 }
-                gradScale[c] += sumDyH
-                gradOffset[c] += sumDy
-                sums[c] = sumDy
-                sums[channels + c] = sumDyH
+            }
+            for c in 0..<channels {
+                sums[c] = Float(totals[c])
+                sums[channels + c] = Float(totals[channels + c])
+                gradScale[c] += sums[channels + c]
+                gradOffset[c] += sums[c]
+            }
+        } else {
+            sums.withUnsafeMutableBufferPointer { sums in
+                Parallel.forEach(channels) { c in
+                    var sumDy: Float = 0, sumDyH: Float = 0
+                    for n in 0..<batch {
+                        let base = (n * channels + c) * plane
+                        let (dy, dyh) = VectorReduction.sumAndDot(outputGradient + base, h + base, count: plane)
+                        sumDy += dy
+                        sumDyH += dyh
+                    }
+                    gradScale[c] += sumDyH
+                    gradOffset[c] += sumDy
+                    sums[c] = sumDy
+                    sums[channels + c] = sumDyH
+                }
             }
         }
         guard let inputGradient else { return }
@@ -166,6 +267,24 @@ public struct BatchNorm2d {
             for index in sums.indices { sums[index] = Float(global[index]) }
         }
         let count = Float(cache.statisticsCount)
+        if channelsLast {
+            let factors = (0..<channels).map { gamma[$0] * r[$0] / count }
+            factors.withUnsafeBufferPointer { factors in
+                sums.withUnsafeBufferPointer { sums in
+                    let factor = factors.baseAddress!, sumDy = sums.baseAddress!, sumDyH = sumDy + channels
+                    Parallel.forRanges(batch * plane, grain: ChannelsLastRows.grain(channels: channels)) { rows in
+                        for row in rows {
+                            let base = row * channels
+                            let dy = outputGradient + base, hRow = h + base, dx = inputGradient + base
+                            for c in 0..<channels {
+                                dx[c] = factor[c] * (count * dy[c] - sumDy[c] - hRow[c] * sumDyH[c])
+                            }
+                        }
+                    }
+                }
+            }
+            return
+        }
         sums.withUnsafeBufferPointer { sums in
             Parallel.forEach(channels) { c in
                 let factor = gamma[c] * r[c] / count

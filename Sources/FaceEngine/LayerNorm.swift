@@ -4,9 +4,14 @@
 /// Per sample with n = C*H*W: mu = mean x, xc = x - mu, r = (mean xc^2 + eps)^-1/2, h = r*xc,
 /// y = gamma_c*h + beta_c. The linearized forward and the dual backward implement DESIGN.md's
 /// second-order formulas, which the penalty gradient needs.
+///
+/// Activations are NCHW or NHWC (`activationLayout`). A sample's C*H*W values are contiguous either
+/// way, so the per-sample statistics do not depend on the layout; only gamma_c and beta_c (and their
+/// gradients) follow each value's channel.
 public struct LayerNorm {
     public let channels: Int
     public let plane: Int
+    public let activationLayout: ActivationLayout
     public let scale: ParameterSlot
     public let offset: ParameterSlot
     public let epsilon: Float = 1e-5
@@ -20,7 +25,8 @@ public struct LayerNorm {
         public init() {}
     }
 
-    /// What a forward pass keeps for the later passes, per sample of its batch: h [N, C*H*W] and r [N].
+    /// What a forward pass keeps for the later passes, per sample of its batch: h [N, C*H*W] (in the
+    /// layer's activation layout) and r [N].
     public struct Statistics {
         public let batch: Int
         let normalized: Tensor
@@ -54,30 +60,37 @@ public struct LayerNorm {
         let projection: Tensor
     }
 
-    public init(_ name: String, channels: Int, plane: Int, layout: inout ParameterLayout) {
+    public init(_ name: String, channels: Int, plane: Int, layout: inout ParameterLayout,
+                activationLayout: ActivationLayout = .channelsFirst) {
         self.channels = channels
         self.plane = plane
+        self.activationLayout = activationLayout
         scale = layout.add("\(name).weight", [channels])
         offset = layout.add("\(name).bias", [channels])
     }
+
+    /// Whether the passes take the NHWC loops (see `ChannelsLastRows.applies`).
+    private var channelsLast: Bool { ChannelsLastRows.applies(activationLayout, channels: channels, plane: plane) }
 
     public func initialize(_ store: ParameterStore) {
         Initialization.constant(store, scale, 1)
         Initialization.constant(store, offset, 0)
     }
 
-    /// x: [N, C, H, W] -> y (may alias x). Returns what the later passes need, held in `cache`'s storage.
+    /// x: [N, C, H, W] (or [N, H, W, C]) -> y (may alias x). Returns what the later passes need, held in `cache`'s storage.
     @discardableResult
     public func forward(_ store: ParameterStore, batch: Int, input: UnsafePointer<Float>,
                         output: UnsafeMutablePointer<Float>, cache: inout Cache) -> Statistics {
         let normalized = cache.normalized.get([batch, itemSize])
         let inverse = cache.inverseDeviation.get([batch])
         let gamma = store.value(scale), beta = store.value(offset)
-        let n = itemSize, plane = plane, channels = channels, epsilon = epsilon
+        let n = itemSize, plane = plane, channels = channels, epsilon = epsilon, channelsLast = channelsLast
         let h = normalized.pointer, r = inverse.pointer
         Parallel.forEach(batch) { sample in
             let x = input + sample * n, hRow = h + sample * n, y = output + sample * n
-            // Float lanes within a channel, Double across channels: exact enough at every size.
+            // Float lanes within a channel, Double across channels: exact enough at every size. In NHWC
+            // the runs of `plane` values are not channels, but the sums cover the whole sample, and runs
+            // of the same length keep the same precision.
             var sum = 0.0
             for c in 0..<channels { sum += Double(VectorReduction.sum(x + c * plane, count: plane)) }
             let mu = Float(sum / Double(n))
@@ -87,6 +100,17 @@ public struct LayerNorm {
             }
             let rSample = Float(1 / (squares / Double(n) + Double(epsilon)).squareRoot())
             r[sample] = rSample
+            if channelsLast {
+                for p in 0..<plane {
+                    let row = p * channels
+                    for c in 0..<channels {
+                        let value = (x[row + c] - mu) * rSample
+                        hRow[row + c] = value
+                        y[row + c] = gamma[c] * value + beta[c]
+                    }
+                }
+                return
+            }
             for c in 0..<channels {
                 let g = gamma[c], b = beta[c]
                 for index in (c * plane)..<((c + 1) * plane) {
@@ -104,6 +128,25 @@ public struct LayerNorm {
                                               normalized: UnsafePointer<Float>, offsetToo: Bool) {
         let gradScale = store.gradient(scale), gradOffset = store.gradient(offset)
         let n = itemSize, plane = plane
+        if channelsLast {
+            let channels = channels
+            let sums = ChannelsLastRows.sums(rows: batch * plane, channels: channels, terms: 2) { range, partial in
+                let partialYH = partial + channels
+                for row in range {
+                    let base = row * channels
+                    let y = outputGradient + base, h = normalized + base
+                    for c in 0..<channels {
+                        partial[c] += Double(y[c])
+                        partialYH[c] += Double(y[c] * h[c])
+                    }
+                }
+            }
+            for c in 0..<channels {
+                gradScale[c] += Float(sums[channels + c])
+                if offsetToo { gradOffset[c] += Float(sums[c]) }
+            }
+            return
+        }
         Parallel.forEach(channels) { c in
             var sumY: Float = 0, sumYH: Float = 0
             for sample in 0..<batch {
@@ -137,6 +180,38 @@ public struct LayerNorm {
         }
     }
 
+    /// The same for an NHWC sample. A channel's values are `channels` floats apart, so its sums run
+    /// over the rows with all channels side by side, in Double (as precise as the NCHW lanes or more).
+    @inline(__always)
+    private func firstOrderInputGradientChannelsLast(gamma: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                                                     h: UnsafePointer<Float>, r: Float, x: UnsafeMutablePointer<Float>) {
+        let n = itemSize, channels = channels, plane = plane
+        let (sumG, sumGH) = withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * channels) { buffer in
+            let sumY = buffer.baseAddress!, sumYH = sumY + channels
+            sumY.initialize(repeating: 0, count: 2 * channels)
+            for p in 0..<plane {
+                let row = p * channels
+                for c in 0..<channels {
+                    sumY[c] += Double(y[row + c])
+                    sumYH[c] += Double(y[row + c] * h[row + c])
+                }
+            }
+            var sumG = 0.0, sumGH = 0.0
+            for c in 0..<channels {
+                sumG += Double(gamma[c]) * sumY[c]
+                sumGH += Double(gamma[c]) * sumYH[c]
+            }
+            return (sumG, sumGH)
+        }
+        let meanG = Float(sumG / Double(n)), meanGH = Float(sumGH / Double(n))
+        for p in 0..<plane {
+            let row = p * channels
+            for c in 0..<channels {
+                x[row + c] = r * (gamma[c] * y[row + c] - meanG - h[row + c] * meanGH)
+            }
+        }
+    }
+
     /// Ordinary backward over the batch of `statistics`: accumulates dgamma, dbeta (when
     /// `parameterGradients`); writes X when `inputGradient` is given.
     public func backward(_ store: ParameterStore, outputGradient: UnsafePointer<Float>,
@@ -147,8 +222,13 @@ public struct LayerNorm {
             accumulateParameterGradients(store, batch: batch, outputGradient: outputGradient, normalized: h, offsetToo: true)
         }
         guard let inputGradient else { return }
-        let gamma = store.value(scale)
+        let gamma = store.value(scale), channelsLast = channelsLast
         Parallel.forEach(batch) { sample in
+            if channelsLast {
+                firstOrderInputGradientChannelsLast(gamma: gamma, y: outputGradient + sample * n, h: h + sample * n,
+                                                    r: r[sample], x: inputGradient + sample * n)
+                return
+            }
             firstOrderInputGradient(gamma: gamma, y: outputGradient + sample * n, h: h + sample * n, r: r[sample],
                                     x: inputGradient + sample * n)
         }
@@ -159,7 +239,7 @@ public struct LayerNorm {
     @discardableResult
     public func linearizedForward(_ store: ParameterStore, tangent: UnsafePointer<Float>, tangentOutput: UnsafeMutablePointer<Float>,
                                   statistics: Statistics, tangentCache: inout TangentCache) -> TangentStatistics {
-        let n = itemSize, plane = plane, channels = channels, batch = statistics.batch
+        let n = itemSize, plane = plane, channels = channels, batch = statistics.batch, channelsLast = channelsLast
         let h = statistics.h(itemSize: n), r = statistics.r
         let centeredTensor = tangentCache.centeredTangent.get([batch, n])
         let hPrimeTensor = tangentCache.normalizedTangent.get([batch, n])
@@ -172,6 +252,20 @@ public struct LayerNorm {
             let (sum, sumHX) = VectorReduction.sumAndDot(xp, hRow, count: n)
             let meanX = sum / Float(n), m = sumHX / Float(n), rSample = r[sample]
             projection[sample] = m
+            if channelsLast {
+                for p in 0..<plane {
+                    let row = p * channels
+                    for c in 0..<channels {
+                        let index = row + c
+                        let centeredValue = xp[index] - meanX
+                        xc[index] = centeredValue
+                        let value = rSample * (centeredValue - hRow[index] * m)
+                        hp[index] = value
+                        yp[index] = gamma[c] * value
+                    }
+                }
+                return
+            }
             for c in 0..<channels {
                 let g = gamma[c]
                 for index in (c * plane)..<((c + 1) * plane) {
@@ -197,7 +291,7 @@ public struct LayerNorm {
                              statistics: Statistics, tangentStatistics: TangentStatistics) {
         precondition(statistics.batch == tangentStatistics.batch,
                      "dual backward: \(statistics.batch) primal samples but \(tangentStatistics.batch) tangents")
-        let n = itemSize, plane = plane, channels = channels, batch = statistics.batch
+        let n = itemSize, plane = plane, channels = channels, batch = statistics.batch, channelsLast = channelsLast
         let h = statistics.h(itemSize: n), r = statistics.r
         let centered = tangentStatistics.centeredTangent.pointer
         let hPrime = tangentStatistics.normalizedTangent.pointer
@@ -207,6 +301,14 @@ public struct LayerNorm {
         accumulateParameterGradients(store, batch: batch, outputGradient: tangentOutputGradient,
                                      normalized: hPrime, offsetToo: false)
         guard let inputGradient else { return }
+        if channelsLast {
+            Parallel.forEach(batch) { sample in
+                dualInputGradientChannelsLast(gamma: gamma, y: outputGradient + sample * n, yp: tangentOutputGradient + sample * n,
+                                              h: h + sample * n, xc: centered + sample * n, r: r[sample], m: projection[sample],
+                                              x: inputGradient + sample * n, xp: tangentInputGradient.map { $0 + sample * n })
+            }
+            return
+        }
         Parallel.forEach(batch) { sample in
             let y = outputGradient + sample * n, hRow = h + sample * n, rSample = r[sample]
             let x = inputGradient + sample * n
@@ -241,6 +343,60 @@ public struct LayerNorm {
                     for index in (c * plane)..<((c + 1) * plane) {
                         xp[index] = rSample * (g * yp[index] - meanA - hRow[index] * meanAH)
                     }
+                }
+            }
+        }
+    }
+
+    /// dualBackward's X and X' for one NHWC sample, with its formulas; the per-channel sums over the
+    /// rows are in Double, as in `firstOrderInputGradientChannelsLast`.
+    @inline(__always)
+    private func dualInputGradientChannelsLast(gamma: UnsafePointer<Float>, y: UnsafePointer<Float>, yp: UnsafePointer<Float>,
+                                               h: UnsafePointer<Float>, xc: UnsafePointer<Float>, r rSample: Float, m: Float,
+                                               x: UnsafeMutablePointer<Float>, xp: UnsafeMutablePointer<Float>?) {
+        let n = itemSize, channels = channels, plane = plane
+        firstOrderInputGradientChannelsLast(gamma: gamma, y: y, h: h, r: rSample, x: x)
+        // a = gamma_c*Y'; A1 = sum(a*x'c), A2 = sum(a*h)
+        let (sumA, a1, a2) = withUnsafeTemporaryAllocation(of: Double.self, capacity: 3 * channels) { buffer in
+            let sumYp = buffer.baseAddress!, dotXc = sumYp + channels, dotH = dotXc + channels
+            sumYp.initialize(repeating: 0, count: 3 * channels)
+            for p in 0..<plane {
+                let row = p * channels
+                for c in 0..<channels {
+                    let value = yp[row + c]
+                    sumYp[c] += Double(value)
+                    dotXc[c] += Double(value * xc[row + c])
+                    dotH[c] += Double(value * h[row + c])
+                }
+            }
+            var sumA = 0.0, a1 = 0.0, a2 = 0.0
+            for c in 0..<channels {
+                let g = Double(gamma[c])
+                sumA += g * sumYp[c]
+                a1 += g * dotXc[c]
+                a2 += g * dotH[c]
+            }
+            return (Float(sumA), Float(a1), Float(a2))
+        }
+        let meanA = sumA / Float(n)
+        let factor = rSample * rSample / Float(n)
+        let hCoefficient = a1 - 3 * m * a2
+        let nm = Float(n) * m
+        for p in 0..<plane {
+            let row = p * channels
+            for c in 0..<channels {
+                let index = row + c
+                let aCentered = gamma[c] * yp[index] - meanA
+                x[index] -= factor * (hCoefficient * h[index] + a2 * xc[index] + nm * aCentered)
+            }
+        }
+        if let xp {
+            let meanAH = a2 / Float(n)
+            for p in 0..<plane {
+                let row = p * channels
+                for c in 0..<channels {
+                    let index = row + c
+                    xp[index] = rSample * (gamma[c] * yp[index] - meanA - h[index] * meanAH)
                 }
             }
         }

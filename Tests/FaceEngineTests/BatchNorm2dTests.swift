@@ -153,4 +153,114 @@ final class BatchNorm2dTests: XCTestCase {
                                       relative: 1e-4, absolute: 1e-4, slot.name)
         }
     }
+
+    /// Every pass in NHWC against the same pass in NCHW on the same data (inputs converted, outputs
+    /// converted back): the statistics, the training forward with its cache and the running statistics
+    /// it moves, the evaluation forward, and backward, alone and under a synchronization hook, at
+    /// several shapes and one and two threads. The hook stands for a second process holding the same
+    /// part of the batch (it doubles every sum); what it is handed must agree between the layouts too.
+    func testChannelsLastMatchesChannelsFirst() {
+        defer { Parallel.setThreadCount(System.coreCount) }
+        var random = RandomGenerator(seed: 36)
+        for (channels, plane, batch) in LayoutComparison.shapes {
+            let count = batch * channels * plane
+            let gamma = GradientCheck.randomArray(channels, random: &random, scale: 0.5).map { $0 + 1 }
+            let beta = GradientCheck.randomArray(channels, random: &random, scale: 0.5)
+            let runningMean = GradientCheck.randomArray(channels, random: &random)
+            let runningVariance = GradientCheck.randomArray(channels, random: &random).map { 0.5 + abs($0) }
+            // Per-channel means and spreads, as makeInput's.
+            let input = GradientCheck.randomArray(count, random: &random).enumerated().map { index, value in
+                let c = (index / plane) % channels
+                return Float(c % 5) - 2 + Float(1 + c % 3) * value
+            }
+            let outputGradient = GradientCheck.randomArray(count, random: &random)
+            for threads in [1, 2] {
+                Parallel.setThreadCount(threads)
+                let label = "C \(channels) P \(plane) N \(batch) threads \(threads)"
+                func run(_ layout: ActivationLayout) -> [String: [Double]] {
+                    runAllPasses(layout, channels: channels, plane: plane, batch: batch, gamma: gamma, beta: beta,
+                                 runningMean: runningMean, runningVariance: runningVariance, input: input,
+                                 outputGradient: outputGradient)
+                }
+                let first = run(.channelsFirst), last = run(.channelsLast)
+                XCTAssertEqual(Set(last.keys), Set(first.keys), label)
+                for (name, value) in first {
+                    LayoutComparison.assertClose(last[name]!, value, "\(label) \(name)")
+                }
+            }
+        }
+    }
+
+    /// The passes on NCHW data converted to `layout`; activation-shaped results converted back to NCHW.
+    func runAllPasses(_ layout: ActivationLayout, channels: Int, plane: Int, batch: Int, gamma: [Float], beta: [Float],
+                      runningMean: [Float], runningVariance: [Float], input: [Float], outputGradient: [Float])
+        -> [String: [Double]] {
+        var parameterLayout = ParameterLayout(), bufferLayout = ParameterLayout()
+        let norm = BatchNorm2d("bn", channels: channels, plane: plane, layout: &parameterLayout, buffers: &bufferLayout,
+                               activationLayout: layout)
+        XCTAssertEqual(norm.activationLayout, layout)
+        let store = ParameterStore(parameterLayout), buffers = ParameterStore(bufferLayout, withGradients: false)
+        store.set(norm.scale, gamma)
+        store.set(norm.offset, beta)
+        buffers.set(norm.runningMean, runningMean)
+        buffers.set(norm.runningVariance, runningVariance)
+        let count = batch * channels * plane
+        func tensor(_ values: [Float]) -> Tensor {
+            Tensor(shape: [batch, channels * plane],
+                   values: LayoutComparison.converted(values, to: layout, batch: batch, channels: channels, plane: plane))
+        }
+        func back(_ pointer: UnsafePointer<Float>) -> [Double] {
+            LayoutComparison.channelsFirst(Array(UnsafeBufferPointer(start: pointer, count: count)), from: layout,
+                                           batch: batch, channels: channels, plane: plane).map(Double.init)
+        }
+        func floats(_ values: [Float]) -> [Double] { values.map(Double.init) }
+        var results: [String: [Double]] = [:]
+        let x = tensor(input), y = Tensor(shape: x.shape)
+
+        let alone = norm.statistics(batch: batch, input: x.pointer)
+        results["mean"] = alone.mean
+        results["variance"] = alone.variance
+        results["count"] = [alone.count]
+
+        var cache = BatchNorm2d.Cache()
+        norm.forwardTraining(store, buffers, batch: batch, input: x.pointer, output: y.pointer, cache: &cache)
+        results["training output"] = back(y.pointer)
+        results["normalized"] = back(cache.normalized.current!.pointer)
+        results["inverse deviation"] = floats(cache.inverseDeviation.current!.array)
+        results["statistics count"] = [cache.statisticsCount]
+        results["running mean"] = floats(buffers.array(norm.runningMean))
+        results["running variance"] = floats(buffers.array(norm.runningVariance))
+
+        let evaluation = Tensor(shape: x.shape)
+        norm.forwardEvaluation(store, buffers, batch: batch, input: x.pointer, output: evaluation.pointer)
+        results["evaluation output"] = back(evaluation.pointer)
+
+        let dy = tensor(outputGradient), dx = Tensor(shape: x.shape)
+        store.zeroGradients()
+        norm.backward(store, batch: batch, outputGradient: dy.pointer, inputGradient: dx.pointer, cache: cache)
+        results["input gradient"] = back(dx.pointer)
+        results["scale gradient"] = floats(store.gradientArray(norm.scale))
+        results["offset gradient"] = floats(store.gradientArray(norm.offset))
+
+        // Under the hook: each call's payload recorded as handed over, then doubled.
+        var payloads: [[Double]] = []
+        let twin: BatchNorm2d.Synchronization = { values in
+            payloads.append(Array(values))
+            for index in values.indices { values[index] *= 2 }
+        }
+        var synchronizedCache = BatchNorm2d.Cache()
+        let synchronizedOutput = Tensor(shape: x.shape), synchronizedDx = Tensor(shape: x.shape)
+        norm.forwardTraining(store, buffers, batch: batch, input: x.pointer, output: synchronizedOutput.pointer,
+                             cache: &synchronizedCache, updateRunningStatistics: false, synchronization: twin)
+        XCTAssertEqual(synchronizedCache.statisticsCount, 2 * Double(count / channels))
+        results["synchronized output"] = back(synchronizedOutput.pointer)
+        store.zeroGradients()
+        norm.backward(store, batch: batch, outputGradient: dy.pointer, inputGradient: synchronizedDx.pointer,
+                      cache: synchronizedCache, synchronization: twin)
+        results["synchronized input gradient"] = back(synchronizedDx.pointer)
+        results["synchronized scale gradient"] = floats(store.gradientArray(norm.scale))
+        XCTAssertEqual(payloads.map(\.count), [channels + 1, channels, 2 * channels])
+        for (index, payload) in payloads.enumerated() { results["payload \(index)"] = payload }
+        return results
+    }
 }

@@ -150,4 +150,122 @@ final class LayerNormTests: XCTestCase {
             XCTAssertGreaterThan(abs(numeric), 1e-3, "the second-order term should be visible at x[\(index)]")
         }
     }
+
+    /// Every pass in NHWC against the same pass in NCHW on the same data (inputs converted, outputs
+    /// converted back): outputs, what the passes keep, input gradients and parameter gradients, at
+    /// several shapes and one and two threads. The linearized forward runs on a sub-batch of the
+    /// statistics (samples 1..<N), so that the per-sample offsets count too.
+    func testChannelsLastMatchesChannelsFirst() {
+        defer { Parallel.setThreadCount(System.coreCount) }
+        var random = RandomGenerator(seed: 15)
+        for (channels, plane, batch) in LayoutComparison.shapes {
+            let n = channels * plane, count = batch * n
+            let gamma = GradientCheck.randomArray(channels, random: &random, scale: 0.5).map { $0 + 1 }
+            let beta = GradientCheck.randomArray(channels, random: &random, scale: 0.5)
+            // Per-channel means and spreads, so that a value normalized or scaled with another
+            // channel's gamma shows.
+            let input = GradientCheck.randomArray(count, random: &random).enumerated().map { index, value in
+                let c = (index / plane) % channels
+                return Float(c % 5) - 2 + Float(1 + c % 3) * value
+            }
+            let outputGradient = GradientCheck.randomArray(count, random: &random)
+            let tangent = GradientCheck.randomArray(count, random: &random)
+            let tangentOutputGradient = GradientCheck.randomArray(count, random: &random)
+            for threads in [1, 2] {
+                Parallel.setThreadCount(threads)
+                let label = "C \(channels) P \(plane) N \(batch) threads \(threads)"
+                let first = runAllPasses(.channelsFirst, channels: channels, plane: plane, batch: batch, gamma: gamma, beta: beta,
+                                         input: input, outputGradient: outputGradient, tangent: tangent,
+                                         tangentOutputGradient: tangentOutputGradient)
+                let last = runAllPasses(.channelsLast, channels: channels, plane: plane, batch: batch, gamma: gamma, beta: beta,
+                                        input: input, outputGradient: outputGradient, tangent: tangent,
+                                        tangentOutputGradient: tangentOutputGradient)
+                for (name, value) in first.arrays {
+                    // m = mean(h*x') of O(1) products (h has unit spread per sample, x' is standard
+                    // normal) that cancel to ~n^-1/2: measured against the products, not against m.
+                    let scale: Double? = name.hasSuffix("projection") ? 1 : nil
+                    LayoutComparison.assertClose(last.arrays[name]!, value, scale: scale, "\(label) \(name)")
+                }
+                XCTAssertEqual(last.inPlaceOutput, last.arrays["output"]!, "\(label) in-place forward")
+                XCTAssertEqual(last.dualInputGradientWithoutTangent, last.arrays["dual input gradient"]!,
+                               "\(label) dual backward without X'")
+            }
+        }
+    }
+
+    struct PassResults {
+        /// Activation-shaped values in NCHW, per-sample and per-channel values as they are.
+        var arrays: [String: [Float]] = [:]
+        var inPlaceOutput: [Float] = []
+        var dualInputGradientWithoutTangent: [Float] = []
+    }
+
+    /// forward (and in place), backward, linearizedForward on samples 1..<N, dualBackward with and
+    /// without X', on NCHW data converted to `layout`.
+    func runAllPasses(_ layout: ActivationLayout, channels: Int, plane: Int, batch: Int, gamma: [Float], beta: [Float],
+                      input: [Float], outputGradient: [Float], tangent: [Float], tangentOutputGradient: [Float]) -> PassResults {
+        var parameterLayout = ParameterLayout()
+        let norm = LayerNorm("norm", channels: channels, plane: plane, layout: &parameterLayout, activationLayout: layout)
+        XCTAssertEqual(norm.activationLayout, layout)
+        let store = ParameterStore(parameterLayout)
+        store.set(norm.scale, gamma)
+        store.set(norm.offset, beta)
+        let n = channels * plane
+        func tensor(_ values: [Float], batch: Int = batch) -> Tensor {
+            Tensor(shape: [batch, n], values: LayoutComparison.converted(values, to: layout, batch: batch, channels: channels,
+                                                                         plane: plane))
+        }
+        func back(_ pointer: UnsafePointer<Float>, batch: Int = batch) -> [Float] {
+            LayoutComparison.channelsFirst(Array(UnsafeBufferPointer(start: pointer, count: batch * n)), from: layout,
+                                           batch: batch, channels: channels, plane: plane)
+        }
+        var results = PassResults()
+        let x = tensor(input), y = Tensor(shape: [batch, n])
+        var cache = LayerNorm.Cache()
+        let statistics = norm.forward(store, batch: batch, input: x.pointer, output: y.pointer, cache: &cache)
+        results.arrays["output"] = back(y.pointer)
+        results.arrays["h"] = back(statistics.h(itemSize: n))
+        results.arrays["r"] = Array(UnsafeBufferPointer(start: statistics.r, count: batch))
+        let inPlace = x.clone()
+        var inPlaceCache = LayerNorm.Cache()
+        norm.forward(store, batch: batch, input: inPlace.pointer, output: inPlace.pointer, cache: &inPlaceCache)
+        results.inPlaceOutput = back(inPlace.pointer)
+
+        let dy = tensor(outputGradient), dx = Tensor(shape: [batch, n])
+        store.zeroGradients()
+        norm.backward(store, outputGradient: dy.pointer, inputGradient: dx.pointer, statistics: statistics)
+        results.arrays["input gradient"] = back(dx.pointer)
+        results.arrays["scale gradient"] = store.gradientArray(norm.scale)
+        results.arrays["offset gradient"] = store.gradientArray(norm.offset)
+
+        // Samples 1..<N of the NCHW tangent, converted as a batch of N - 1.
+        let sub = batch - 1
+        let subTangent = tensor(Array(tangent[n...]), batch: sub), subTangentOutput = Tensor(shape: [sub, n])
+        var subTangentCache = LayerNorm.TangentCache()
+        let subTangentStatistics = norm.linearizedForward(store, tangent: subTangent.pointer, tangentOutput: subTangentOutput.pointer,
+                                                          statistics: statistics.samples(1..<batch), tangentCache: &subTangentCache)
+        results.arrays["sub-batch tangent output"] = back(subTangentOutput.pointer, batch: sub)
+        results.arrays["sub-batch centered tangent"] = back(subTangentStatistics.centeredTangent.pointer, batch: sub)
+        results.arrays["sub-batch h'"] = back(subTangentStatistics.normalizedTangent.pointer, batch: sub)
+        results.arrays["sub-batch projection"] = subTangentStatistics.projection.array
+
+        let xp = tensor(tangent), yp = Tensor(shape: [batch, n])
+        var tangentCache = LayerNorm.TangentCache()
+        let tangentStatistics = norm.linearizedForward(store, tangent: xp.pointer, tangentOutput: yp.pointer,
+                                                       statistics: statistics, tangentCache: &tangentCache)
+        results.arrays["tangent output"] = back(yp.pointer)
+        let dyp = tensor(tangentOutputGradient), dualDx = Tensor(shape: [batch, n]), dualDxp = Tensor(shape: [batch, n])
+        store.zeroGradients()
+        norm.dualBackward(store, outputGradient: dy.pointer, tangentOutputGradient: dyp.pointer, inputGradient: dualDx.pointer,
+                          tangentInputGradient: dualDxp.pointer, statistics: statistics, tangentStatistics: tangentStatistics)
+        results.arrays["dual input gradient"] = back(dualDx.pointer)
+        results.arrays["dual tangent input gradient"] = back(dualDxp.pointer)
+        results.arrays["dual scale gradient"] = store.gradientArray(norm.scale)
+        results.arrays["dual offset gradient"] = store.gradientArray(norm.offset)
+        let alone = Tensor(shape: [batch, n])
+        norm.dualBackward(store, outputGradient: dy.pointer, tangentOutputGradient: dyp.pointer, inputGradient: alone.pointer,
+                          tangentInputGradient: nil, statistics: statistics, tangentStatistics: tangentStatistics)
+        results.dualInputGradientWithoutTangent = back(alone.pointer)
+        return results
+    }
 }
