@@ -237,9 +237,14 @@ public final class Critic {
             }
             atConvolution[stage] = atOutput
             let imageShape = [count, 3, configuration.imageSize, configuration.imageSize]
-            let below = stage > 0
-                ? adjointsAtActivation[stage - 1].get([count, itemSize(stage: stage)])
-                : (layout == .channelsFirst ? imageGradient : layoutImageGradient).get(imageShape)
+            let below: Tensor
+            if stage > 0 {
+                below = adjointsAtActivation[stage - 1].get([count, itemSize(stage: stage)])
+            } else if layout == .channelsFirst {
+                below = imageGradient.get(imageShape)
+            } else {
+                below = layoutImageGradient.get(imageShape)
+            }
             try convolutions[stage].inputGradient(backend, parameters, batch: count, outputGradient: atOutput.pointer,
                                                   inputGradient: below.pointer)
             above = below
