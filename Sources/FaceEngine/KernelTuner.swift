@@ -59,6 +59,8 @@ public final class KernelTuner {
     }
 
     public static let defaultKernel = ConvolutionKernel.onednnDirect
+    /// How much faster than the default (relative) another kernel must measure to replace it.
+    public static let margin = 0.03
 
     /// Every key planned so far, in first-use order.
     public var plan: [Entry] { order.compactMap { entries[$0] } }
@@ -93,7 +95,13 @@ public final class KernelTuner {
                 timed = timed.indices.filter { fastest[$0] >= 0 }.map { timed[$0] }
                 fastest = fastest.filter { $0 >= 0 }
                 entry.candidates = Array(zip(timed, fastest)).map { (kernel: $0.0, seconds: $0.1) }
-                let best = entry.candidates.min { $0.seconds < $1.seconds }
+                // The fixed default stays unless another kernel is clearly faster: near-ties would flip
+                // with the machine's noise from run to run, for nothing.
+                var best = entry.candidates.min { $0.seconds < $1.seconds }
+                if let fixedTime = entry.candidates.first(where: { $0.kernel == fixed })?.seconds,
+                   let fastest = best, fastest.seconds > fixedTime / (1 + Self.margin) {
+                    best = (fixed, fixedTime)
+                }
                 tuningSeconds += Self.now() - start
                 if let best {
                     entry.kernel = best.kernel

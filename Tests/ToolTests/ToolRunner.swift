@@ -40,11 +40,20 @@ enum ToolRunner {
         try run(path: URL(fileURLWithPath: "/bin/bash"), ["-c", script])
     }
 
+    /// One kernel plan cache for every tool run of the test process (unless a test names its own):
+    /// the tests leave the user's ~/.cache alone, and runs they compare byte for byte share one plan.
+    static let kernelPlanCache: String = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("facewgan-test-cache-\(getpid())")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory.path
+    }()
+
     static func run(path: URL, _ arguments: [String], input: Data? = nil, environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = path
         process.arguments = arguments
         var variables = ProcessInfo.processInfo.environment
+        variables["XDG_CACHE_HOME"] = kernelPlanCache
         variables.merge(environment) { $1 }
         process.environment = variables
         let stdout = Pipe(), stderr = Pipe(), stdin = Pipe()
