@@ -226,17 +226,7 @@ public struct BatchNorm2d {
         var sums = [Float](repeating: 0, count: 2 * channels)
         let channelsLast = channelsLast
         if channelsLast {
-            let totals = ChannelsLastRows.sums(rows: batch * plane, channels: channels, terms: 2) { range, partial in
-                let partialDyH = partial + channels
-                for row in range {
-                    let base = row * channels
-                    let dy = outputGradient + base, hRow = h + base
-                    for c in 0..<channels {
-                        partial[c] += Double(dy[c])
-                        partialDyH[c] += Double(dy[c] * hRow[c])
-                    }
-                }
-            }
+            let totals = ChannelsLastRows.sumsAndDots(outputGradient, h, rows: batch * plane, channels: channels)
             for c in 0..<channels {
                 sums[c] = Float(totals[c])
                 sums[channels + c] = Float(totals[channels + c])

@@ -69,6 +69,22 @@ enum ChannelsLastRows {
     /// not apply; Double partials keep at least its precision. The rows are cut into fixed pieces
     /// (not one per worker) and the pieces added in order, so that the sums do not depend on the
     /// thread count.
+    /// Per channel c: [sum over rows of a[c]] followed by [sum of a[c] * b[c]] (the BatchNorm and
+    /// LayerNorm parameter and mean terms of a backward pass).
+    static func sumsAndDots(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, rows: Int, channels: Int) -> [Double] {
+        sums(rows: rows, channels: channels, terms: 2) { range, partial in
+            let partialDot = partial + channels
+            for row in range {
+                let base = row * channels
+                let aRow = a + base, bRow = b + base
+                for c in 0..<channels {
+                    partial[c] += Double(aRow[c])
+                    partialDot[c] += Double(aRow[c] * bRow[c])
+                }
+            }
+        }
+    }
+
     static func sums(rows: Int, channels: Int, terms: Int,
                      _ accumulate: (Range<Int>, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
         let width = terms * channels, pieceRows = pieceRows(channels: channels)

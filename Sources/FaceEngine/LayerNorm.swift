@@ -130,17 +130,7 @@ public struct LayerNorm {
         let n = itemSize, plane = plane
         if channelsLast {
             let channels = channels
-            let sums = ChannelsLastRows.sums(rows: batch * plane, channels: channels, terms: 2) { range, partial in
-                let partialYH = partial + channels
-                for row in range {
-                    let base = row * channels
-                    let y = outputGradient + base, h = normalized + base
-                    for c in 0..<channels {
-                        partial[c] += Double(y[c])
-                        partialYH[c] += Double(y[c] * h[c])
-                    }
-                }
-            }
+            let sums = ChannelsLastRows.sumsAndDots(outputGradient, normalized, rows: batch * plane, channels: channels)
             for c in 0..<channels {
                 gradScale[c] += Float(sums[channels + c])
                 if offsetToo { gradOffset[c] += Float(sums[c]) }
