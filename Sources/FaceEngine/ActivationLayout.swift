@@ -21,8 +21,8 @@ public enum ActivationLayout: String, CaseIterable, Sendable {
     }
 
     /// Copies `batch` items of [channels, plane] from layout `from` to layout `to` (a copy when equal).
-    public static func convert(_ source: UnsafePointer<Float>, from: ActivationLayout, to destination: UnsafeMutablePointer<Float>,
-                               _ to: ActivationLayout, batch: Int, channels: Int, plane: Int) {
+    public static func convert(_ source: UnsafePointer<Float>, from: ActivationLayout, into destination: UnsafeMutablePointer<Float>,
+                               as to: ActivationLayout, batch: Int, channels: Int, plane: Int) {
         let item = channels * plane
         if from == to || channels == 1 || plane == 1 {
             destination.update(from: source, count: batch * item)

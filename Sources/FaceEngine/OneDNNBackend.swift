@@ -1,8 +1,9 @@
 import CDNNLBridge
 
 /// The oneDNN backend: every convolution and matmul is a oneDNN primitive, created once per shape and
-/// reused. Activations are NHWC (`activationLayout`; NCHW on request), weights OIHW, all fp32 for the caller; the bridge
-/// converts operands into the layouts and (in bf16) the data type a primitive wants, and results back.
+/// reused. Activations are NHWC (`activationLayout`; NCHW on request), weights OIHW, all fp32 for the
+/// caller; the bridge converts operands into the layouts and (in bf16) the data type a primitive wants,
+/// and results back.
 ///
 /// Each convolution pass runs on the `ConvolutionKernel` its `KernelTuner` picked for the shape: the
 /// primitive on NHWC itself or in oneDNN's blocked layouts, the parity lowering onto forward

@@ -23,7 +23,7 @@ final class ChannelsLastLoweringTests: XCTestCase {
     func converted(_ values: [Float], from: ActivationLayout, to: ActivationLayout, batch: Int, channels: Int,
                    plane: Int) -> [Float] {
         let source = Tensor(shape: [values.count], values: values), result = Tensor(shape: [values.count])
-        ActivationLayout.convert(source.pointer, from: from, to: result.pointer, to, batch: batch, channels: channels,
+        ActivationLayout.convert(source.pointer, from: from, into: result.pointer, as: to, batch: batch, channels: channels,
                                  plane: plane)
         return result.array
     }

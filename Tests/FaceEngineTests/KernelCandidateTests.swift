@@ -32,13 +32,13 @@ final class KernelCandidateTests: XCTestCase {
                     // NCHW values in the backend's layout, and results from it back to NCHW.
                     func toBackend(_ tensor: Tensor, channels: Int, plane: Int) -> Tensor {
                         let converted = Tensor(shape: tensor.shape)
-                        ActivationLayout.convert(tensor.pointer, from: .channelsFirst, to: converted.pointer, layout,
+                        ActivationLayout.convert(tensor.pointer, from: .channelsFirst, into: converted.pointer, as: layout,
                                                  batch: batch, channels: channels, plane: plane)
                         return converted
                     }
                     func fromBackend(_ tensor: Tensor, channels: Int, plane: Int) -> [Float] {
                         let converted = Tensor(shape: tensor.shape)
-                        ActivationLayout.convert(tensor.pointer, from: layout, to: converted.pointer, .channelsFirst,
+                        ActivationLayout.convert(tensor.pointer, from: layout, into: converted.pointer, as: .channelsFirst,
                                                  batch: batch, channels: channels, plane: plane)
                         return converted.array
                     }

@@ -17,7 +17,7 @@ enum LayoutComparison {
         var result = [Float](repeating: 0, count: values.count)
         values.withUnsafeBufferPointer { source in
             result.withUnsafeMutableBufferPointer { destination in
-                ActivationLayout.convert(source.baseAddress!, from: .channelsFirst, to: destination.baseAddress!, layout,
+                ActivationLayout.convert(source.baseAddress!, from: .channelsFirst, into: destination.baseAddress!, as: layout,
                                          batch: batch, channels: channels, plane: plane)
             }
         }
@@ -30,7 +30,7 @@ enum LayoutComparison {
         var result = [Float](repeating: 0, count: values.count)
         values.withUnsafeBufferPointer { source in
             result.withUnsafeMutableBufferPointer { destination in
-                ActivationLayout.convert(source.baseAddress!, from: layout, to: destination.baseAddress!, .channelsFirst,
+                ActivationLayout.convert(source.baseAddress!, from: layout, into: destination.baseAddress!, as: .channelsFirst,
                                          batch: batch, channels: channels, plane: plane)
             }
         }

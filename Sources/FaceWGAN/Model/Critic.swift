@@ -122,7 +122,7 @@ public final class Critic {
     private func inLayout(_ source: Tensor, batch: Int, into storage: inout ReusableTensor) -> Tensor {
         if layout == .channelsFirst { return source }
         let converted = storage.get(source.shape)
-        ActivationLayout.convert(source.pointer, from: .channelsFirst, to: converted.pointer, layout, batch: batch,
+        ActivationLayout.convert(source.pointer, from: .channelsFirst, into: converted.pointer, as: layout, batch: batch,
                                  channels: 3, plane: configuration.imageSize * configuration.imageSize)
         return converted
     }
@@ -134,7 +134,7 @@ public final class Critic {
     private func flattened(_ source: Tensor, batch: Int, into storage: inout ReusableTensor) -> Tensor {
         if layout == .channelsFirst { return source }
         let converted = storage.get(source.shape)
-        ActivationLayout.convert(source.pointer, from: layout, to: converted.pointer, .channelsFirst, batch: batch,
+        ActivationLayout.convert(source.pointer, from: layout, into: converted.pointer, as: .channelsFirst, batch: batch,
                                  channels: topChannels, plane: topPlane)
         return converted
     }
@@ -220,7 +220,7 @@ public final class Critic {
         } else {
             let flat = flattenedAdjoint.get([count, itemSize(stage: stageCount)])
             try fc.inputGradient(backend, parameters, batch: count, outputGradient: seed, inputGradient: flat.pointer)
-            ActivationLayout.convert(flat.pointer, from: .channelsFirst, to: above.pointer, layout, batch: count,
+            ActivationLayout.convert(flat.pointer, from: .channelsFirst, into: above.pointer, as: layout, batch: count,
                                      channels: topChannels, plane: topPlane)
         }
         var result: Tensor! = nil
@@ -252,7 +252,7 @@ public final class Critic {
         }
         if layout != .channelsFirst {
             let images = imageGradient.get([count, 3, configuration.imageSize, configuration.imageSize])
-            ActivationLayout.convert(result.pointer, from: layout, to: images.pointer, .channelsFirst, batch: count,
+            ActivationLayout.convert(result.pointer, from: layout, into: images.pointer, as: .channelsFirst, batch: count,
                                      channels: 3, plane: configuration.imageSize * configuration.imageSize)
             result = images
         }
@@ -370,7 +370,7 @@ public final class Critic {
                                                   outputGradient: primalSeed, inputGradient: current),
                             tangent: tangentStream(input: { $0.flattenedTangent }, adjoint: { $0.seed }))
         if layout != .channelsFirst {
-            ActivationLayout.convert(current, from: .channelsFirst, to: other, layout, batch: live,
+            ActivationLayout.convert(current, from: .channelsFirst, into: other, as: layout, batch: live,
                                      channels: topChannels, plane: topPlane)
             swap(&current, &other)
         }

@@ -111,7 +111,7 @@ public final class Generator {
         } else {
             let flat = fcOutput.get([count * itemSize(normalization: 0)])
             try fc.forward(backend, parameters, batch: count, input: z, output: flat.pointer)
-            ActivationLayout.convert(flat.pointer, from: .channelsFirst, to: top.pointer, layout, batch: count,
+            ActivationLayout.convert(flat.pointer, from: .channelsFirst, into: top.pointer, as: layout, batch: count,
                                      channels: norms[0].channels, plane: norms[0].plane)
         }
         for stage in 0..<index {
@@ -135,7 +135,7 @@ public final class Generator {
         } else {
             let produced = layoutImages.get([result.count])
             try output.forward(backend, parameters, batch: count, input: last.pointer, output: produced.pointer)
-            ActivationLayout.convert(produced.pointer, from: layout, to: result.pointer, .channelsFirst, batch: count,
+            ActivationLayout.convert(produced.pointer, from: layout, into: result.pointer, as: .channelsFirst, batch: count,
                                      channels: 3, plane: configuration.imageSize * configuration.imageSize)
         }
         Tanh.forward(result.pointer, count: result.count)
@@ -153,7 +153,7 @@ public final class Generator {
         var outputGradient = UnsafePointer(imageGradient)
         if layout != .channelsFirst {
             let converted = layoutImages.get([count * configuration.imageItemSize])
-            ActivationLayout.convert(imageGradient, from: .channelsFirst, to: converted.pointer, layout, batch: count,
+            ActivationLayout.convert(imageGradient, from: .channelsFirst, into: converted.pointer, as: layout, batch: count,
                                      channels: 3, plane: configuration.imageSize * configuration.imageSize)
             outputGradient = UnsafePointer(converted.pointer)
         }
@@ -174,7 +174,7 @@ public final class Generator {
             }
         }
         if layout != .channelsFirst {
-            ActivationLayout.convert(current, from: layout, to: other, .channelsFirst, batch: count,
+            ActivationLayout.convert(current, from: layout, into: other, as: .channelsFirst, batch: count,
                                      channels: norms[0].channels, plane: norms[0].plane)
             swap(&current, &other)
         }
