@@ -41,13 +41,7 @@ public enum BLASRuntime {
     }
 
     static func cpuFlags() -> Set<String> {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return [] }
-        for line in text.split(separator: "\n") where line.hasPrefix("flags") {
-            if let colon = line.firstIndex(of: ":") {
-                return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
-            }
-        }
-        return []
+        Set((CPUInfo.field("flags") ?? "").split(separator: " ").map(String.init))
     }
 
     /// Re-executes the current process (once) with the settings its libraries read only when they

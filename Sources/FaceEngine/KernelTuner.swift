@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Picks the kernel of each (pass, shape, precision, threads), like cuDNN's benchmark mode: the first
 /// time a key is needed, every applicable kernel runs a few times on the real buffers and the fastest is
 /// kept for the process (and in the `TuningCache`, so later runs start at once). With `.off`, or where
@@ -77,19 +73,19 @@ public final class KernelTuner {
                 entry.kernel = cached
                 entry.source = .cached
             } else {
-                let start = Self.now()
+                let start = Monotonic.now()
                 // One untimed run each (creating primitives, growing scratch), then rounds that visit every
                 // candidate in turn, so that the machine's drift affects all of them alike; best of the rounds.
                 var timed = candidates.filter { (try? run($0)) != nil }
                 var fastest = [Double](repeating: .infinity, count: timed.count)
                 for _ in 0..<repeats {
                     for (index, candidate) in timed.enumerated() where fastest[index] >= 0 {
-                        let begin = Self.now()
+                        let begin = Monotonic.now()
                         if (try? run(candidate)) == nil {
                             fastest[index] = -1  // failed once: never chosen
                             continue
                         }
-                        fastest[index] = min(fastest[index], Self.now() - begin)
+                        fastest[index] = min(fastest[index], Monotonic.now() - begin)
                     }
                 }
                 timed = timed.indices.filter { fastest[$0] >= 0 }.map { timed[$0] }
@@ -102,7 +98,7 @@ public final class KernelTuner {
                    let fastest = best, fastest.seconds > fixedTime / (1 + Self.margin) {
                     best = (fixed, fixedTime)
                 }
-                tuningSeconds += Self.now() - start
+                tuningSeconds += Monotonic.now() - start
                 if let best {
                     entry.kernel = best.kernel
                     entry.source = .tuned
@@ -127,11 +123,5 @@ public final class KernelTuner {
             entries[key]?.calls = 0
             entries[key]?.seconds = 0
         }
-    }
-
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + 1e-9 * Double(time.tv_nsec)
     }
 }

@@ -84,7 +84,7 @@ public final class OneDNNBackend: ComputeBackend {
 
     /// "Intel(R) Xeon(R) Processor | onednn 2.6.3 | avx512_core_vnni": whose measurements a plan holds.
     public static var machineIdentity: String {
-        "\(TuningCache.cpuModel) | onednn \(String(cString: fw_dnnl_version())) | \(instructionSet)"
+        "\(CPUInfo.modelName) | onednn \(String(cString: fw_dnnl_version())) | \(instructionSet)"
     }
 
     /// Seconds spent in the bridge's layout and type reorders since the last call (resets the count).
@@ -243,9 +243,9 @@ public final class OneDNNBackend: ComputeBackend {
                 try run(candidate, pass, g, batch: batch, first, second, result)
             }
         }
-        let start = KernelTuner.now()
+        let start = Monotonic.now()
         try run(kernel, pass, g, batch: batch, first, second, result)
-        tuner.record(key, seconds: KernelTuner.now() - start)
+        tuner.record(key, seconds: Monotonic.now() - start)
     }
 
     public func matmul(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,

@@ -37,17 +37,6 @@ public final class TuningCache {
         return base.appendingPathComponent("facewgan").appendingPathComponent("kernel-plans.json")
     }
 
-    /// This CPU's model name from /proc/cpuinfo ("unknown CPU" where there is none).
-    public static var cpuModel: String {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
-        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
-            if let colon = line.firstIndex(of: ":") {
-                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            }
-        }
-        return "unknown CPU"
-    }
-
     /// The kernel recorded for `key` on this machine, when there is one and it applies.
     public func kernel(for key: KernelChoiceKey) -> ConvolutionKernel? {
         guard let name = sections[machine]?[key.description], let kernel = ConvolutionKernel(rawValue: name),

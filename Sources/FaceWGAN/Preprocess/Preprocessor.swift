@@ -346,11 +346,3 @@ final class Worker {
         return Skip(.corrupt, "\(error)")
     }
 }
-
-enum Monotonic {
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-    }
-}
