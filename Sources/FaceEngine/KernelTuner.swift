@@ -1,10 +1,26 @@
+/// Where a tuner finds the decisions of earlier runs and leaves its own: for the tools, the plan cache
+/// file (FaceWGAN's `TuningCache`, which recalls only kernels that apply to the key). `location` names
+/// it in reports.
+public struct KernelPlanMemory {
+    public var location: String
+    public var recall: (KernelChoiceKey) -> ConvolutionKernel?
+    public var remember: (ConvolutionKernel, KernelChoiceKey) -> Void
+
+    public init(location: String, recall: @escaping (KernelChoiceKey) -> ConvolutionKernel?,
+                remember: @escaping (ConvolutionKernel, KernelChoiceKey) -> Void) {
+        self.location = location
+        self.recall = recall
+        self.remember = remember
+    }
+}
+
 /// Picks the kernel of each (pass, shape, precision, threads), like cuDNN's benchmark mode: the first
 /// time a key is needed, every applicable kernel runs a few times on the real buffers and the fastest is
-/// kept for the process (and in the `TuningCache`, so later runs start at once). With `.off`, or where
+/// kept for the process (and in its `memory`, so later runs start at once). With `.off`, or where
 /// a kernel is the only one that applies, the fixed default runs untimed.
 ///
 /// Within a process the choice for a key never changes, so a run is deterministic once planned; across
-/// processes the cache carries the plan, which is what keeps a resumed run byte-identical to an
+/// processes the memory carries the plan, which is what keeps a resumed run byte-identical to an
 /// uninterrupted one (`--tune off` gives the fixed plan everywhere).
 public final class KernelTuner {
     public enum Mode: String, CaseIterable, Sendable {
@@ -28,7 +44,7 @@ public final class KernelTuner {
     }
 
     public let mode: Mode
-    public let cache: TuningCache?
+    public let memory: KernelPlanMemory?
     /// Timed runs per candidate (after one untimed run that creates its primitives).
     public let repeats: Int
     /// Seconds spent measuring candidates so far (the tuner's first-use cost).
@@ -39,9 +55,9 @@ public final class KernelTuner {
     /// What runs untuned: `defaultKernel`, or the kernel a test or benchmark pins, wherever it applies.
     public let fixedKernel: ConvolutionKernel
 
-    public init(mode: Mode, cache: TuningCache? = nil, repeats: Int = 3) {
+    public init(mode: Mode, memory: KernelPlanMemory? = nil, repeats: Int = 3) {
         self.mode = mode
-        self.cache = cache
+        self.memory = memory
         self.repeats = max(1, repeats)
         fixedKernel = Self.defaultKernel
     }
@@ -49,7 +65,7 @@ public final class KernelTuner {
     /// A fixed plan that runs `kernel` for every pass it applies to (the default kernel elsewhere).
     public init(pinning kernel: ConvolutionKernel) {
         mode = .off
-        cache = nil
+        memory = nil
         repeats = 1
         fixedKernel = kernel
     }
@@ -69,7 +85,7 @@ public final class KernelTuner {
         let fixed = key.admits(fixedKernel) ? fixedKernel : Self.defaultKernel
         var entry = Entry(key: key, kernel: fixed, source: .fixed, candidates: [], calls: 0, seconds: 0)
         if mode == .on, candidates.count > 1 {
-            if let cached = cache?.kernel(for: key) {
+            if let cached = memory?.recall(key) {
                 entry.kernel = cached
                 entry.source = .cached
             } else {
@@ -102,7 +118,7 @@ public final class KernelTuner {
                 if let best {
                     entry.kernel = best.kernel
                     entry.source = .tuned
-                    cache?.store(best.kernel, for: key)
+                    memory?.remember(best.kernel, key)
                 }
             }
         }

@@ -95,7 +95,7 @@ public struct BackendOptions: ParsableArguments {
         if let cache, let problem = cache.problem {
             writeToStandardError("warning: ignoring the kernel plan cache \(cache.url.path): \(problem)\n")
         }
-        return KernelTuner(mode: .on, cache: cache)
+        return KernelTuner(mode: .on, memory: cache?.memory)
     }
 }
 

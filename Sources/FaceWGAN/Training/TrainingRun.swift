@@ -232,7 +232,7 @@ public final class TrainingRun {
         var text = "kernel plan: \(plan.count) convolution passes"
         if tuned > 0 { text += String(format: ", %d tuned in %.1f s", tuned, tuner.tuningSeconds) }
         if cached > 0 { text += ", \(cached) from the cache" }
-        if let cache = tuner.cache { text += " (\(cache.url.path))" }
+        if let memory = tuner.memory { text += " (\(memory.location))" }
         report(text)
     }
 

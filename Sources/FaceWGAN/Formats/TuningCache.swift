@@ -1,12 +1,14 @@
+import FaceEngine
 import Foundation
 
-/// Kernel decisions kept between runs, so that only the first run on a machine pays for tuning.
+/// Kernel decisions kept between runs, so that only the first run on a machine pays for tuning: the
+/// `KernelPlanMemory` the tools give the engine's `KernelTuner`.
 ///
 /// One JSON file, sections keyed by the machine (CPU model, oneDNN version and ISA): a decision is only
 /// valid for the machine that measured it, and a home directory shared by a cluster's nodes keeps each
 /// kind's own. The file is a hint, never trusted: an unreadable or malformed file, a foreign section, an
 /// unknown kernel name or a kernel that does not apply to the shape is ignored (and tuned again), and
-/// writes are atomic (temporary file, then rename), so a crash never leaves a half-written cache.
+/// writes go through `AtomicFile`, so a crash never leaves a half-written cache.
 public final class TuningCache {
     public let url: URL
     /// The section of this machine, e.g. "Intel(R) Xeon(R) Processor | onednn 2.6.3 | avx512_core_vnni".
@@ -52,11 +54,13 @@ public final class TuningCache {
         let document: [String: Any] = ["format": Self.format, "version": Self.version, "machines": sections]
         guard let data = try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         else { return }
-        let directory = url.deletingLastPathComponent()
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let temporary = directory.appendingPathComponent(".kernel-plans.\(getpid()).tmp")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: data) else { return }
-        if rename(temporary.path, url.path) != 0 { try? FileManager.default.removeItem(at: temporary) }
+        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? AtomicFile.write(data, to: url.path)
+    }
+
+    /// This file as a tuner's memory.
+    public var memory: KernelPlanMemory {
+        KernelPlanMemory(location: url.path, recall: { self.kernel(for: $0) }, remember: { self.store($0, for: $1) })
     }
 
     private func load() {
