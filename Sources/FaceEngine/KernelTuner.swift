@@ -92,21 +92,16 @@ public final class KernelTuner {
                 let start = Monotonic.now()
                 // One untimed run each (creating primitives, growing scratch), then rounds that visit every
                 // candidate in turn, so that the machine's drift affects all of them alike; best of the rounds.
-                var timed = candidates.filter { (try? run($0)) != nil }
-                var fastest = [Double](repeating: .infinity, count: timed.count)
+                // A candidate that fails once drops out.
+                var results = candidates.filter { (try? run($0)) != nil }.map { (kernel: $0, seconds: Double.infinity) }
                 for _ in 0..<repeats {
-                    for (index, candidate) in timed.enumerated() where fastest[index] >= 0 {
+                    results = results.compactMap { result in
                         let begin = Monotonic.now()
-                        if (try? run(candidate)) == nil {
-                            fastest[index] = -1  // failed once: never chosen
-                            continue
-                        }
-                        fastest[index] = min(fastest[index], Monotonic.now() - begin)
+                        guard (try? run(result.kernel)) != nil else { return nil }
+                        return (result.kernel, min(result.seconds, Monotonic.now() - begin))
                     }
                 }
-                timed = timed.indices.filter { fastest[$0] >= 0 }.map { timed[$0] }
-                fastest = fastest.filter { $0 >= 0 }
-                entry.candidates = Array(zip(timed, fastest)).map { (kernel: $0.0, seconds: $0.1) }
+                entry.candidates = results
                 // The fixed default stays unless another kernel is clearly faster: near-ties would flip
                 // with the machine's noise from run to run, for nothing.
                 var best = entry.candidates.min { $0.seconds < $1.seconds }
