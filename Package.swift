@@ -73,7 +73,7 @@ let package = Package(
             "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimize),
         .executableTarget(name: "bench", dependencies: [
-            "FaceEngine", "FaceWGAN", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            "FaceEngine", "FaceWGAN", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: optimize),
 
         // Finite-difference helpers shared by the test targets.

@@ -109,6 +109,7 @@ public func describe(_ backend: ComputeBackend) -> String {
 // none of them is a usage error that names the choices.
 extension ComputePrecision: ExpressibleByArgument {}
 extension KernelTuner.Mode: ExpressibleByArgument {}
+extension ConvolutionKernel: ExpressibleByArgument {}
 extension ModelConfiguration.CriticNorm: ExpressibleByArgument {}
 extension ResamplingFilter: ExpressibleByArgument {}
 extension InterpolationMethod: ExpressibleByArgument {}

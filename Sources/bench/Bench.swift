@@ -2,6 +2,7 @@ import ArgumentParser
 import FaceEngine
 import FaceWGAN
 import Foundation
+import ToolSupport
 
 /// `make bench`: times the engine's WGAN-GP steps and prints one JSON line per configuration.
 @main
@@ -25,9 +26,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Kernel backend: blas or onednn.") var backend = "blas"
     @Option(help: "Precision of the heavy kernels: fp32 or bf16 (bf16 needs onednn).") var precision = "fp32"
     @Option(help: "Kernel plan (onednn): on measures every candidate per pass and shape, off is the fixed default.")
-    var tune = "on"
-    @Option(help: "Pin one kernel wherever it applies (onednn-direct, onednn-blocked, onednn-parity, onednn-matmul, blas).")
-    var kernel: String?
+    var tune = KernelTuner.Mode.on
+    @Option(help: "Pin one kernel wherever it applies.")
+    var kernel: ConvolutionKernel?
     @Flag(help: "Skip the per-pass matmul reference (faster; the passes' matmul_gflops are then absent).")
     var noMatmulReference = false
 
@@ -52,18 +53,8 @@ struct Bench: ParsableCommand {
                       + "\"skipped\": \"no bf16 on this CPU (oneDNN ISA \(OneDNNBackend.instructionSet))\"}")
                 return
             }
-            let tuner: KernelTuner
-            if let kernel {
-                guard let pinned = ConvolutionKernel(rawValue: kernel) else {
-                    throw ValidationError("unknown kernel '\(kernel)' (use "
-                                          + ConvolutionKernel.allCases.map(\.rawValue).joined(separator: ", ") + ")")
-                }
-                tuner = KernelTuner(pinning: pinned)
-            } else {
-                guard let mode = KernelTuner.Mode(rawValue: tune) else { throw ValidationError("unknown --tune '\(tune)' (use on or off)") }
-                // The benchmark measures afresh (no cache): its plan is this sitting's.
-                tuner = KernelTuner(mode: mode)
-            }
+            // The benchmark measures afresh (no cache): its plan is this sitting's.
+            let tuner = kernel.map { KernelTuner(pinning: $0) } ?? KernelTuner(mode: tune)
             engine = try OneDNNBackend(precision: precisionValue, tuner: tuner)
         default: throw ValidationError("unknown backend '\(backend)' (use blas or onednn)")
         }
@@ -179,7 +170,7 @@ struct Bench: ParsableCommand {
                          + String(format: "%.1f | %.0f | ", 1000 * entry.seconds / Double(iterations), rate)
                          + "\(matmulText) | \(ratioText) | \(candidates)")
         }
-        FileHandle.standardError.write((table.joined(separator: "\n") + "\n").data(using: .utf8)!)
+        writeToStandardError(table.joined(separator: "\n") + "\n")
         return rows
     }
 
