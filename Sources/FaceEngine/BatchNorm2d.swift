@@ -90,12 +90,7 @@ public struct BatchNorm2d {
         -> (mean: [Double], variance: [Double], count: Double) {
         let channels = channels, rows = batch * plane
         // The same hook payloads as NCHW's: [sum per channel..., count], then [squared deviations per channel...].
-        var sums = ChannelsLastRows.sums(rows: rows, channels: channels, terms: 1) { range, partial in
-            for row in range {
-                let x = input + row * channels
-                for c in 0..<channels { partial[c] += Double(x[c]) }
-            }
-        }
+        var sums = ChannelsLastRows.channelSums(input, rows: rows, channels: channels)
         sums.append(Double(rows))
         sums.withUnsafeMutableBufferPointer { synchronization?($0) }
         let count = sums[channels]
