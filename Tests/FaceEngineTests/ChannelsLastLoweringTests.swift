@@ -20,14 +20,6 @@ final class ChannelsLastLoweringTests: XCTestCase {
                             padding: 2),
     ]
 
-    func converted(_ values: [Float], from: ActivationLayout, to: ActivationLayout, batch: Int, channels: Int,
-                   plane: Int) -> [Float] {
-        let source = Tensor(shape: [values.count], values: values), result = Tensor(shape: [values.count])
-        ActivationLayout.convert(source.pointer, from: from, into: result.pointer, as: to, batch: batch, channels: channels,
-                                 plane: plane)
-        return result.array
-    }
-
     func testEveryPassMatchesTheDefinitionOnBothGEMMs() throws {
         defer { Parallel.setThreadCount(System.coreCount) }
         let blas = BLASBackend(), oneDNN = TestBackends.oneDNN(.fp32)
@@ -53,9 +45,9 @@ final class ChannelsLastLoweringTests: XCTestCase {
                                                                         weight: weight.array)
             let backwardWeights = ReferenceKernels.convolutionBackwardWeights(
                 g, batch: batch, outputGradient: outputGradient, input: input, initial: initial)
-            let inputNHWC = Tensor(shape: [input.count], values: converted(
+            let inputNHWC = Tensor(shape: [input.count], values: LayoutComparison.converted(
                 input, from: .channelsFirst, to: .channelsLast, batch: batch, channels: g.inputChannels, plane: g.inputPlane))
-            let outputGradientNHWC = Tensor(shape: [outputGradient.count], values: converted(
+            let outputGradientNHWC = Tensor(shape: [outputGradient.count], values: LayoutComparison.converted(
                 outputGradient, from: .channelsFirst, to: .channelsLast, batch: batch, channels: g.outputChannels,
                 plane: g.outputPlane))
 
@@ -80,7 +72,7 @@ final class ChannelsLastLoweringTests: XCTestCase {
                         try lowering.forward(g, batch: batch, input: inputNHWC.pointer, weight: weight.pointer,
                                              output: output.pointer, gemm: counted)
                         ReferenceKernels.assertWithinMagnitude(
-                            converted(output.array, from: .channelsLast, to: .channelsFirst, batch: batch,
+                            LayoutComparison.converted(output.array, from: .channelsLast, to: .channelsFirst, batch: batch,
                                       channels: g.outputChannels, plane: g.outputPlane),
                             forward, relative: 1e-5, "forward \(label)")
                         XCTAssertEqual(calls, chunks, "forward GEMMs \(label)")
@@ -92,7 +84,7 @@ final class ChannelsLastLoweringTests: XCTestCase {
                         try lowering.backwardData(g, batch: batch, outputGradient: outputGradientNHWC.pointer,
                                                   weight: weight.pointer, inputGradient: inputGradient.pointer, gemm: counted)
                         ReferenceKernels.assertWithinMagnitude(
-                            converted(inputGradient.array, from: .channelsLast, to: .channelsFirst, batch: batch,
+                            LayoutComparison.converted(inputGradient.array, from: .channelsLast, to: .channelsFirst, batch: batch,
                                       channels: g.inputChannels, plane: g.inputPlane),
                             backwardData, relative: 1e-5, "backward-data \(label)")
                         XCTAssertEqual(calls, chunks, "backward-data GEMMs \(label)")

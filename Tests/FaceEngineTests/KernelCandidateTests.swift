@@ -31,16 +31,11 @@ final class KernelCandidateTests: XCTestCase {
                     let layout = backend.activationLayout
                     // NCHW values in the backend's layout, and results from it back to NCHW.
                     func toBackend(_ tensor: Tensor, channels: Int, plane: Int) -> Tensor {
-                        let converted = Tensor(shape: tensor.shape)
-                        ActivationLayout.convert(tensor.pointer, from: .channelsFirst, into: converted.pointer, as: layout,
-                                                 batch: batch, channels: channels, plane: plane)
-                        return converted
+                        Tensor(shape: tensor.shape, values: LayoutComparison.converted(
+                            tensor.array, to: layout, batch: batch, channels: channels, plane: plane))
                     }
                     func fromBackend(_ tensor: Tensor, channels: Int, plane: Int) -> [Float] {
-                        let converted = Tensor(shape: tensor.shape)
-                        ActivationLayout.convert(tensor.pointer, from: layout, into: converted.pointer, as: .channelsFirst,
-                                                 batch: batch, channels: channels, plane: plane)
-                        return converted.array
+                        LayoutComparison.channelsFirst(tensor.array, from: layout, batch: batch, channels: channels, plane: plane)
                     }
                     let backendInput = toBackend(input, channels: g.inputChannels, plane: g.inputPlane)
                     let backendOutputGradient = toBackend(outputGradient, channels: g.outputChannels, plane: g.outputPlane)

@@ -11,30 +11,28 @@ enum LayoutComparison {
         (3, 4, 3), (5, 7, 3), (1, 9, 3), (6, 1, 4), (16, 16, 4), (64, 256, 3), (512, 16, 5),
     ]
 
-    /// `values`, a batch of [channels, plane] items in NCHW, converted to `layout`.
-    static func converted(_ values: [Float], to layout: ActivationLayout, batch: Int, channels: Int, plane: Int) -> [Float] {
+    /// `values`, a batch of [channels, plane] items in layout `from`, converted to layout `to`.
+    static func converted(_ values: [Float], from: ActivationLayout, to: ActivationLayout, batch: Int, channels: Int,
+                          plane: Int) -> [Float] {
         precondition(values.count == batch * channels * plane)
         var result = [Float](repeating: 0, count: values.count)
         values.withUnsafeBufferPointer { source in
             result.withUnsafeMutableBufferPointer { destination in
-                ActivationLayout.convert(source.baseAddress!, from: .channelsFirst, into: destination.baseAddress!, as: layout,
+                ActivationLayout.convert(source.baseAddress!, from: from, into: destination.baseAddress!, as: to,
                                          batch: batch, channels: channels, plane: plane)
             }
         }
         return result
     }
 
+    /// `values`, a batch in NCHW, converted to `layout`.
+    static func converted(_ values: [Float], to layout: ActivationLayout, batch: Int, channels: Int, plane: Int) -> [Float] {
+        converted(values, from: .channelsFirst, to: layout, batch: batch, channels: channels, plane: plane)
+    }
+
     /// `values`, a batch in `layout`, converted to NCHW.
     static func channelsFirst(_ values: [Float], from layout: ActivationLayout, batch: Int, channels: Int, plane: Int) -> [Float] {
-        precondition(values.count == batch * channels * plane)
-        var result = [Float](repeating: 0, count: values.count)
-        values.withUnsafeBufferPointer { source in
-            result.withUnsafeMutableBufferPointer { destination in
-                ActivationLayout.convert(source.baseAddress!, from: layout, into: destination.baseAddress!, as: .channelsFirst,
-                                         batch: batch, channels: channels, plane: plane)
-            }
-        }
-        return result
+        converted(values, from: layout, to: .channelsFirst, batch: batch, channels: channels, plane: plane)
     }
 
     /// The largest difference within `relative` of `scale`, by default the largest magnitude of
