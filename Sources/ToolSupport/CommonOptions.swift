@@ -22,10 +22,11 @@ public struct CommonOptions: ParsableArguments {
         }
     }
 
-    /// Start-up shared by the tools that compute: OpenBLAS's kernels (may re-execute the process once)
-    /// and the thread count.
+    /// Start-up shared by the tools that compute: OpenBLAS's kernels (may re-execute the process once),
+    /// then the signals' ending (`SignalEnding`) and the thread count.
     public func prepareEngine() {
         BLASRuntime.ensureFastKernels()
+        SignalEnding.install()
         Parallel.setThreadCount(threads ?? System.coreCount)
     }
 

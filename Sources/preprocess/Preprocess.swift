@@ -77,6 +77,7 @@ struct Preprocess: FaceWGANTool {
     }
 
     func run() throws {
+        SignalEnding.install()
         let records = inputs == ["-"]
             ? InputListing.records(lines: AnyIterator { readLine(strippingNewline: true) }.lazy)
             : InputListing.records(paths: inputs)

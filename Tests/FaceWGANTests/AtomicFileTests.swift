@@ -46,6 +46,47 @@ final class AtomicFileTests: XCTestCase {
         XCTAssertEqual(try entries(of: directory), ["weights.bin"])
     }
 
+    /// Every uncommitted temporary file is known to `TemporaryFiles` (which a tool ended by a signal
+    /// removes), and forgotten once it is renamed into place or removed.
+    func testTemporaryFilesAreRecordedUntilCommittedOrAbandoned() throws {
+        func recorded(for path: String) -> [String] {
+            let name = (path as NSString).lastPathComponent
+            return TemporaryFiles.live.filter { ($0 as NSString).lastPathComponent.hasPrefix(".\(name).tmp-") }
+        }
+        let committed = directory + "/committed.bin"
+        let file = try AtomicStreamFile(path: committed)
+        XCTAssertEqual(recorded(for: committed).count, 1)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: recorded(for: committed)[0]))
+        try file.write([1, 2, 3])
+        try file.commit()
+        XCTAssertEqual(recorded(for: committed), [])
+
+        let abandoned = directory + "/abandoned.bin"
+        let dropped = try AtomicStreamFile(path: abandoned)
+        XCTAssertEqual(recorded(for: abandoned).count, 1)
+        dropped.abandon()
+        XCTAssertEqual(recorded(for: abandoned), [])
+
+        let closedFirst = directory + "/closed.bin"
+        let closed = try AtomicStreamFile(path: closedFirst)
+        try closed.syncAndClose()
+        XCTAssertEqual(recorded(for: closedFirst).count, 1, "synced and closed, but not yet in place")
+        closed.abandon()
+        XCTAssertEqual(recorded(for: closedFirst), [])
+
+        // A rename that fails (onto a non-empty directory) removes and forgets the temporary file too.
+        let blocked = directory + "/blocked"
+        try FileManager.default.createDirectory(atPath: blocked + "/inside", withIntermediateDirectories: true)
+        let failing = try AtomicStreamFile(path: blocked)
+        XCTAssertThrowsError(try failing.commit())
+        XCTAssertEqual(recorded(for: blocked), [])
+
+        let unreferenced = directory + "/dropped.bin"
+        do { _ = try AtomicStreamFile(path: unreferenced) }
+        XCTAssertEqual(recorded(for: unreferenced), [], "a file dropped uncommitted is removed and forgotten")
+        XCTAssertEqual(try entries(of: directory), ["blocked", "committed.bin"])
+    }
+
     func testDataAndTextOverloadsWriteTheSameBytes() throws {
         try AtomicFile.write(Data([0x68, 0xC3, 0xA9]), to: directory + "/data.txt")
         try AtomicFile.write("hé", to: directory + "/text.txt")

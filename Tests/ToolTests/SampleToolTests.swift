@@ -143,6 +143,49 @@ final class SampleToolTests: XCTestCase {
         XCTAssertEqual(files(root), ["run", "short.txt"], "no grid, no latents file, no temporary file")
     }
 
+    /// SIGINT or SIGTERM while `sample --out` writes: the conventional status (130 / 143), every image
+    /// written so far whole, and no temporary file left beside them. A signal the tool was started with
+    /// ignored (a background job of a script) stays ignored.
+    func testASignalEndsSampleWithWholeImagesAndNoTemporaryFile() throws {
+        for (signal, ignoredAtStart) in [(SIGINT, false), (SIGTERM, false), (SIGINT, true)] {
+            let out = root + "/out-\(signal)-\(ignoredAtStart)"
+            let process = Process()
+            let command = [try SamplingTools.executable("sample"), "--checkpoint", run, "--count", "1000000",
+                           "--out", out, "--threads", "2", "--quiet"]
+            if ignoredAtStart {
+                // exec keeps an ignored disposition; `trap ''` is how a shell sets one.
+                process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                process.arguments = ["-c", "trap '' INT; exec \"$@\"", "sh"] + command
+            } else {
+                process.executableURL = URL(fileURLWithPath: command[0])
+                process.arguments = Array(command.dropFirst())
+            }
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let started = Date()
+            while files(out).filter({ $0.hasSuffix(".png") }).count < 20, Date().timeIntervalSince(started) < 60 {
+                usleep(20_000)
+            }
+            kill(process.processIdentifier, signal)
+            if ignoredAtStart {
+                usleep(500_000)
+                XCTAssertTrue(process.isRunning, "an ignored SIGINT must not end the tool")
+                kill(process.processIdentifier, SIGTERM)
+            }
+            process.waitUntilExit()
+            let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+            XCTAssertEqual(status, 128 + (ignoredAtStart ? SIGTERM : signal), "signal \(signal)")
+            let names = files(out)
+            XCTAssertEqual(names.filter { $0.contains(".tmp-") }, [], "signal \(signal)")
+            XCTAssertGreaterThanOrEqual(names.count, 20)
+            let decoder = try ImageDecoder()
+            for name in names {
+                let image = try decoder.decode(bytes(out + "/" + name))
+                XCTAssertEqual([image.width, image.height], [32, 32], "\(name) after signal \(signal)")
+            }
+        }
+    }
+
     func testBadCheckpointsExitOne() throws {
         let missing = try sample(["--checkpoint", root + "/nope", "--count", "1", "--out", root + "/o"])
         XCTAssertEqual(missing.status, 1)

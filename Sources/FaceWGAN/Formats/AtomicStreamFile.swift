@@ -46,19 +46,18 @@ public final class AtomicStreamFile {
         (directory, name) = try Self.splitDirectoryAndName(path)
         // O_EXCL makes a name clash with another writer fail instead of sharing a file; O_RDWR lets
         // `sha256()` read the content back. 0o666 minus the umask: what any new file would get.
-        var attemptsLeft = 8
-        while true {
-            let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-            let candidate = (directory == "/" ? "" : directory) + "/.\(name).tmp-\(suffix)"
-            let opened = open(candidate, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-            if opened >= 0 {
-                descriptor = opened
-                temporaryPath = candidate
-                break
-            }
-            attemptsLeft -= 1
-            guard errno == EEXIST && attemptsLeft > 0 else {
-                throw FormatError.system(path: path, "cannot create a temporary file in '\(directory)'")
+        let directory = self.directory
+        (descriptor, temporaryPath) = try TemporaryFiles.recording {
+            var attemptsLeft = 8
+            while true {
+                let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+                let candidate = (directory == "/" ? "" : directory) + "/.\(name).tmp-\(suffix)"
+                let opened = open(candidate, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+                if opened >= 0 { return ((opened, candidate), candidate) }
+                attemptsLeft -= 1
+                guard errno == EEXIST && attemptsLeft > 0 else {
+                    throw FormatError.system(path: path, "cannot create a temporary file in '\(directory)'")
+                }
             }
         }
         if hashing { hasher = SHA256() }
@@ -178,8 +177,10 @@ public final class AtomicStreamFile {
         guard rename(temporaryPath, path) == 0 else {
             let error = FormatError.system(path: path, "cannot rename '\(temporaryPath)' to '\(path)'")
             unlink(temporaryPath)
+            TemporaryFiles.forget(temporaryPath)
             throw error
         }
+        TemporaryFiles.forget(temporaryPath)
         // Past this point the new content is in place; a failure only means it may not survive a crash.
         switch directorySync {
         case .required: try Self.syncDirectory(directory, for: path)
@@ -192,8 +193,8 @@ public final class AtomicStreamFile {
     /// after `commit` or a failed one (which cleans up itself).
     public func abandon() {
         switch state {
-        case .open: _ = close(descriptor); unlink(temporaryPath)
-        case .closed: unlink(temporaryPath)
+        case .open: _ = close(descriptor); unlink(temporaryPath); TemporaryFiles.forget(temporaryPath)
+        case .closed: unlink(temporaryPath); TemporaryFiles.forget(temporaryPath)
         case .finished: break
         }
         state = .finished
