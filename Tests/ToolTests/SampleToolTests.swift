@@ -186,6 +186,19 @@ final class SampleToolTests: XCTestCase {
         }
     }
 
+    /// The temporary images a SIGKILLed sample left in --out are removed by the next sample there;
+    /// nothing else in the directory is touched.
+    func testTemporaryImagesOfAKilledSampleAreRemovedNextTime() throws {
+        let out = root + "/killed"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let leftovers = [".000003.png.tmp-5f0c2a", ".1234567.png.tmp-ab"]
+        let others = [".000003.png.tmp-", ".notes.tmp-1", ".12.png.tmp-ab", "000009.png.tmp-ab", ".000003.png.tmp-xyz", "mine.txt"]
+        for name in leftovers + others { FileManager.default.createFile(atPath: out + "/" + name, contents: Data([1])) }
+        let result = try sample(["--checkpoint", run, "--count", "2", "--out", out])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(files(out), (others + ["000000.png", "000001.png"]).sorted())
+    }
+
     func testBadCheckpointsExitOne() throws {
         let missing = try sample(["--checkpoint", root + "/nope", "--count", "1", "--out", root + "/o"])
         XCTAssertEqual(missing.status, 1)

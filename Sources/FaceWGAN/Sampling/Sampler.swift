@@ -77,6 +77,7 @@ public final class Sampler {
         switch destination {
         case .directory(let directory):
             try Self.makeDirectory(directory)
+            Self.removeTemporaryImages(in: directory)
         case .grid(let path, let columns, let padding, let background):
             sheetFile = try AtomicStreamFile(path: path)
             sheet = ContactSheet(tileSize: size, columns: columns, padding: padding, background: background)
@@ -156,6 +157,20 @@ public final class Sampler {
                 try ImageEncoder.png(samples: Array(UnsafeBufferPointer(start: pointer.baseAddress! + index * tileBytes, count: tileBytes)),
                                      width: size, height: size, colorType: .rgb)
             }
+        }
+    }
+
+    /// The temporary images (".000123.png.tmp-<hex>", AtomicStreamFile's names for `fileName`) that a
+    /// sample killed with SIGKILL left; a signal it can catch leaves none. Only names of exactly that
+    /// form go: whatever else is in the directory is the user's.
+    static func removeTemporaryImages(in directory: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard name.hasPrefix("."), let marker = name.firstRange(of: ".png.tmp-") else { continue }
+            let index = name[name.index(after: name.startIndex)..<marker.lowerBound]
+            let suffix = name[marker.upperBound...]
+            guard index.count >= 6, index.allSatisfy({ ("0"..."9").contains($0) }), !suffix.isEmpty,
+                  suffix.allSatisfy(\.isHexDigit) else { continue }
+            unlink((directory as NSString).appendingPathComponent(name))
         }
     }
 
