@@ -24,7 +24,7 @@ public enum SignalEnding {
             if unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                if SignalWatcher.isWatching(number) { return }
+                if SignalWatcher.deliver(number) { return }
                 TemporaryFiles.removeAllBeforeExit()
                 signal(number, SIG_DFL)
                 // To the process, not this thread: dispatch's threads block signals, so raise() would
