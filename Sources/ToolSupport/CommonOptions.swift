@@ -23,10 +23,11 @@ public struct CommonOptions: ParsableArguments {
     }
 
     /// Start-up shared by the tools that compute: OpenBLAS's kernels (may re-execute the process once),
-    /// then the signals' ending (`SignalEnding`) and the thread count.
-    public func prepareEngine() {
+    /// then the signals' ending (`SignalEnding`, unless the tool stops on signals itself, as `train`
+    /// does) and the thread count.
+    public func prepareEngine(endingOnSignals: Bool = true) {
         BLASRuntime.ensureFastKernels()
-        SignalEnding.install()
+        if endingOnSignals { SignalEnding.install() }
         Parallel.setThreadCount(threads ?? System.coreCount)
     }
 

@@ -4,11 +4,11 @@ import Foundation
 
 /// SIGINT and SIGTERM end a tool as their default action would (a shell sees 130 / 143), but first
 /// remove the temporary files of outputs not yet in place: an interrupted `sample --out DIR` leaves
-/// the images it finished and nothing half-written. A signal a `SignalWatcher` watches (train's safe
-/// stop) is left to it, and one the tool was started with ignored (a background job of a script) stays
-/// ignored. Installed after the engine's start-up, which may re-execute the process: the new image
-/// would take the ignored disposition this sets for one it inherited, and a signal this had taken in
-/// would be lost in the exec.
+/// the images it finished and nothing half-written. One the tool was started with ignored (a background
+/// job of a script) stays ignored. `train` has its own safe stop instead (`SignalWatcher`).
+/// Installed after the engine's start-up, which may re-execute the process: the new image would take
+/// the ignored disposition this sets for one it inherited, and a signal this had taken in would be
+/// lost in the exec.
 public enum SignalEnding {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
     nonisolated(unsafe) private static var installed = false
@@ -24,7 +24,6 @@ public enum SignalEnding {
             if unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                if SignalWatcher.deliver(number) { return }
                 TemporaryFiles.removeAllBeforeExit()
                 signal(number, SIG_DFL)
                 // To the process, not this thread: dispatch's threads block signals, so raise() would

@@ -151,8 +151,9 @@ extension Train {
         }
 
         func run() throws {
-            // Before MPI starts: the engine's start-up may re-execute the process (BLASRuntime).
-            common.prepareEngine()
+            // Before MPI starts: the engine's start-up may re-execute the process (BLASRuntime). Signals
+            // then stop the run at a step boundary (SignalWatcher), not through SignalEnding.
+            common.prepareEngine(endingOnSignals: false)
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM])
             guard let launch = LaunchEnvironment.detect(ProcessInfo.processInfo.environment) else {
                 return try train(in: SingleProcess(), signals: signals)
