@@ -87,6 +87,22 @@ final class AtomicFileTests: XCTestCase {
         XCTAssertEqual(try entries(of: directory), ["blocked", "committed.bin"])
     }
 
+    /// The tools' leftover checks read a temporary file's name through `temporaryNameParts`.
+    func testTemporaryNamePartsSplitTheNamesItMakes() throws {
+        let file = try AtomicStreamFile(path: directory + "/shard-00003.npy")
+        let made = try entries(of: directory)
+        file.abandon()
+        XCTAssertEqual(made.count, 1)
+        let parts = try XCTUnwrap(AtomicStreamFile.temporaryNameParts(made[0]))
+        XCTAssertEqual(String(parts.target), "shard-00003.npy")
+        XCTAssertFalse(parts.suffix.isEmpty)
+        XCTAssertTrue(parts.suffix.allSatisfy(\.isHexDigit), "\(parts.suffix)")
+        // No target before the marker, no leading dot, no marker: not one of its names.
+        for name in [".tmp-x", ".tmp-", "shard.npy.tmp-x", ".shard.npy", "", "."] {
+            XCTAssertNil(AtomicStreamFile.temporaryNameParts(name), name)
+        }
+    }
+
     func testDataAndTextOverloadsWriteTheSameBytes() throws {
         try AtomicFile.write(Data([0x68, 0xC3, 0xA9]), to: directory + "/data.txt")
         try AtomicFile.write("hé", to: directory + "/text.txt")

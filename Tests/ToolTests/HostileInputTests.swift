@@ -221,10 +221,12 @@ final class HostileInputTests: XCTestCase {
         let leftovers = [run + "/.checkpoint.safetensors.tmp-Ab12", run + "/.config.json.tmp-x", run + "/samples/.step-000002.png.tmp-q"]
         for path in leftovers { FileManager.default.createFile(atPath: path, contents: Data(count: 100)) }
         FileManager.default.createFile(atPath: run + "/notes.tmp-keep", contents: Data("mine".utf8))
+        FileManager.default.createFile(atPath: run + "/.tmp-keep", contents: Data("mine".utf8))
         let result = try ToolRunner.run("train", ["--out", run, "--steps", "3", "--resume", "--quiet"])
         XCTAssertEqual(result.status, 0, result.standardError)
         for path in leftovers { XCTAssertFalse(FileManager.default.fileExists(atPath: path), path) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/notes.tmp-keep"), "only our own temporaries go")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/.tmp-keep"), "no target name: not a temporary of ours")
 
         // preprocess: a killed run's partial shard goes; --force takes the earlier run's shards, not other files.
         let shards = root.appendingPathComponent("again").path
@@ -246,6 +248,26 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(refused.status, 0, refused.standardError)
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: shards)),
                        ["README", "index.json", "manifest.tsv", "shard-00000.npy"])
+    }
+
+    /// A user's file named ".tmp-..." (no target before the marker) is neither a temporary of ours nor
+    /// a crash: it once trapped the leftover check of preprocess, and of sample --out.
+    func testAFileNamedDotTmpIsKeptAndCrashesNothing() throws {
+        let shards = root.appendingPathComponent("dot-tmp").path, images = root.appendingPathComponent("dot-tmp-images").path
+        for directory in [shards, images] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: directory + "/.tmp-mine", contents: Data("mine".utf8))
+        }
+        let photos = root.appendingPathComponent("dot-tmp-photos").path
+        try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
+        try Data(ImageEncoder.png(RGBImage(width: 32, height: 32, pixels: [UInt8](repeating: 90, count: 32 * 32 * 3))))
+            .write(to: URL(fileURLWithPath: photos + "/face.png"))
+        let preprocessed = try ToolRunner.run("preprocess", [photos, "--size", "32", "--out", shards, "--force", "--quiet"])
+        XCTAssertEqual(preprocessed.status, 0, preprocessed.standardError)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: shards + "/.tmp-mine"))
+        let sampled = try ToolRunner.run("sample", ["--checkpoint", run, "--count", "1", "--out", images, "--quiet"])
+        XCTAssertEqual(sampled.status, 0, sampled.standardError)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: images)), [".tmp-mine", "000000.png"])
     }
 
     /// SIGTERM at any moment of start-up (before or after the watcher is installed): status 143, the

@@ -192,7 +192,8 @@ final class SampleToolTests: XCTestCase {
         let out = root + "/killed"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let leftovers = [".000003.png.tmp-5f0c2a", ".1234567.png.tmp-ab"]
-        let others = [".000003.png.tmp-", ".notes.tmp-1", ".12.png.tmp-ab", "000009.png.tmp-ab", ".000003.png.tmp-xyz", "mine.txt"]
+        let others = [".000003.png.tmp-", ".notes.tmp-1", ".12.png.tmp-ab", "000009.png.tmp-ab", ".000003.png.tmp-xyz", "mine.txt",
+                      ".png.tmp-ab"]
         for name in leftovers + others { FileManager.default.createFile(atPath: out + "/" + name, contents: Data([1])) }
         let result = try sample(["--checkpoint", run, "--count", "2", "--out", out])
         XCTAssertEqual(result.status, 0, result.stderr)

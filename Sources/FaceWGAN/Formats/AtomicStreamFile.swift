@@ -65,6 +65,15 @@ public final class AtomicStreamFile {
 
     deinit { abandon() }
 
+    /// The parts of one of these temporary files' names, ".<target>.tmp-<suffix>", or nil for any other
+    /// name (the target is never empty): what the tools match the leftovers of a killed run against.
+    public static func temporaryNameParts(_ name: String) -> (target: Substring, suffix: Substring)? {
+        guard name.hasPrefix(".") else { return nil }
+        let rest = name.dropFirst()
+        guard let marker = rest.firstRange(of: ".tmp-"), marker.lowerBound > rest.startIndex else { return nil }
+        return (rest[..<marker.lowerBound], rest[marker.upperBound...])
+    }
+
     /// Splits "a/b/c.bin" into ("a/b", "c.bin"); a bare name lives in ".".
     private static func splitDirectoryAndName(_ path: String) throws -> (directory: String, name: String) {
         guard let slash = path.lastIndex(of: "/") else {

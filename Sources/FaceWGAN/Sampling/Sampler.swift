@@ -165,11 +165,10 @@ public final class Sampler {
     /// form go: whatever else is in the directory is the user's.
     static func removeTemporaryImages(in directory: String) {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-            guard name.hasPrefix("."), let marker = name.firstRange(of: ".png.tmp-") else { continue }
-            let index = name[name.index(after: name.startIndex)..<marker.lowerBound]
-            let suffix = name[marker.upperBound...]
-            guard index.count >= 6, index.allSatisfy({ ("0"..."9").contains($0) }), !suffix.isEmpty,
-                  suffix.allSatisfy(\.isHexDigit) else { continue }
+            guard let (target, suffix) = AtomicStreamFile.temporaryNameParts(name), target.hasSuffix(".png"),
+                  !suffix.isEmpty, suffix.allSatisfy(\.isHexDigit) else { continue }
+            let index = target.dropLast(4)
+            guard index.count >= 6, index.allSatisfy({ ("0"..."9").contains($0) }) else { continue }
             unlink((directory as NSString).appendingPathComponent(name))
         }
     }

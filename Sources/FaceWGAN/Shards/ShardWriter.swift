@@ -108,8 +108,8 @@ public final class ShardDirectoryWriter {
     private static func isOwnFile(_ name: String, temporary: Bool) -> Bool {
         var base = name[...]
         if temporary {
-            guard name.hasPrefix("."), let marker = name.firstRange(of: ".tmp-") else { return false }
-            base = name[name.index(after: name.startIndex)..<marker.lowerBound]
+            guard let parts = AtomicStreamFile.temporaryNameParts(name) else { return false }
+            base = parts.target
         }
         return base == "manifest.tsv" || base == "index.json"
             || base.hasPrefix("shard-") && base.hasSuffix(".npy") && base.dropFirst(6).dropLast(4).allSatisfy(\.isNumber)

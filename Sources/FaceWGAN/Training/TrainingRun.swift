@@ -169,7 +169,7 @@ public final class TrainingRun {
     private static func removeTemporaryFiles(in out: String) {
         for directory in [out, (out as NSString).appendingPathComponent("samples")] {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            where name.hasPrefix(".") && name.contains(".tmp-") {
+            where AtomicStreamFile.temporaryNameParts(name) != nil {
                 try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
             }
         }
