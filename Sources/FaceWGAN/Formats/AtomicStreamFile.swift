@@ -53,7 +53,7 @@ public final class AtomicStreamFile {
                 let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
                 let candidate = (directory == "/" ? "" : directory) + "/.\(name).tmp-\(suffix)"
                 let opened = open(candidate, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-                if opened >= 0 { return ((opened, candidate), candidate) }
+                if opened >= 0 { return (opened, candidate) }
                 attemptsLeft -= 1
                 guard errno == EEXIST && attemptsLeft > 0 else {
                     throw FormatError.system(path: path, "cannot create a temporary file in '\(directory)'")

@@ -15,14 +15,14 @@ public enum TemporaryFiles {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var paths = Set<String>()
 
-    /// Runs `create`, which makes a temporary file and returns its path (nil when it made none), and
-    /// records the path in the same critical section: a cleanup never runs between the two.
-    static func recording<T>(_ create: () throws -> (T, path: String?)) rethrows -> T {
+    /// Runs `create`, which opens a temporary file and returns its descriptor and path, and records the
+    /// path in the same critical section: a cleanup never runs between the two.
+    static func recording(_ create: () throws -> (descriptor: Int32, path: String)) rethrows -> (descriptor: Int32, path: String) {
         lock.lock()
         defer { lock.unlock() }
-        let (value, path) = try create()
-        if let path { paths.insert(path) }
-        return value
+        let file = try create()
+        paths.insert(file.path)
+        return file
     }
 
     /// Forgets `path` once it is renamed into place or removed.
