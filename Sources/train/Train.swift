@@ -43,65 +43,67 @@ extension Train {
 
         // Settings are optional (nil: not given) so that --resume can tell a flag from a default: a new
         // run takes the default in the help, a resumed run its own setting unless the flag is given.
-        @Option(help: "Shard directory written by preprocess (on --resume: the run's, from its config.json).")
-        var data: String?
+        // Names, help and defaults come from the settings table (TrainingSettings).
+        typealias Settings = TrainingSettings
+        @Option(name: .customLong(Settings.data.longName), help: ArgumentHelp(Settings.data.help)) var data: String?
         // Optional only so that a missing --data is reported before a missing --out, as the usage reads.
         @Option(help: "Run directory (checkpoint, samples, metrics, config).") var out: String?
-        @Option(help: "Generator steps in total; a resumed run continues up to this count (default: 10000).")
-        var steps: Int?
-        @Option(help: "Batch size (default: 64).") var batch: Int?
-        @Option(name: .customLong("n-critic"), help: "Critic steps per generator step (default: 5).") var criticIterations: Int?
-        @Option(name: .customLong("lambda"), help: "Gradient penalty weight (default: 10).") var penaltyWeight: Float?
-        @Option(help: "Adam learning rate, both networks (default: 0.0001).") var lr: Float?
-        @Option(help: "Adam beta1 (default: 0).") var beta1: Float?
-        @Option(help: "Adam beta2 (default: 0.9).") var beta2: Float?
-        @Option(name: .customLong("z-dim"), help: "Latent dimension (default: 128).")
+        @Option(name: .customLong(Settings.steps.longName), help: ArgumentHelp(Settings.steps.help)) var steps: Int?
+        @Option(name: .customLong(Settings.batchSize.longName), help: ArgumentHelp(Settings.batchSize.help)) var batch: Int?
+        @Option(name: .customLong(Settings.criticIterations.longName), help: ArgumentHelp(Settings.criticIterations.help))
+        var criticIterations: Int?
+        @Option(name: .customLong(Settings.lambda.longName), help: ArgumentHelp(Settings.lambda.help)) var penaltyWeight: Float?
+        @Option(name: .customLong(Settings.learningRate.longName), help: ArgumentHelp(Settings.learningRate.help)) var lr: Float?
+        @Option(name: .customLong(Settings.beta1.longName), help: ArgumentHelp(Settings.beta1.help)) var beta1: Float?
+        @Option(name: .customLong(Settings.beta2.longName), help: ArgumentHelp(Settings.beta2.help)) var beta2: Float?
+        @Option(name: .customLong(Settings.latentDimension.longName), help: ArgumentHelp(Settings.latentDimension.help))
         var latentDimension: Int?
-        @Option(help: "Network width (default: 64).") var width: Int?
-        @Option(help: "Critic normalization (default: layer).")
+        @Option(name: .customLong(Settings.width.longName), help: ArgumentHelp(Settings.width.help)) var width: Int?
+        @Option(name: .customLong(Settings.criticNorm.longName), help: ArgumentHelp(Settings.criticNorm.help))
         var criticNorm: ModelConfiguration.CriticNorm?
-        @Option(help: "Decay of the generator's exponential moving average (default: 0.999).") var emaDecay: Float?
-        @Flag(inversion: .prefixedNo, help: "Mirror real images left-right at random (default: no).") var flip: Bool?
-        @Option(help: "Write the checkpoint every N steps (default: 500).") var checkpointEvery: Int?
-        @Option(help: "Write a sample grid every N steps (default: 500).") var sampleEvery: Int?
-        @Option(help: "Append a metrics line every N steps (default: 50).") var logEvery: Int?
+        @Option(name: .customLong(Settings.emaDecay.longName), help: ArgumentHelp(Settings.emaDecay.help)) var emaDecay: Float?
+        @Flag(name: .customLong(Settings.flip.longName), inversion: .prefixedNo, help: ArgumentHelp(Settings.flip.help))
+        var flip: Bool?
+        @Option(name: .customLong(Settings.checkpointEvery.longName), help: ArgumentHelp(Settings.checkpointEvery.help))
+        var checkpointEvery: Int?
+        @Option(name: .customLong(Settings.sampleEvery.longName), help: ArgumentHelp(Settings.sampleEvery.help))
+        var sampleEvery: Int?
+        @Option(name: .customLong(Settings.logEvery.longName), help: ArgumentHelp(Settings.logEvery.help)) var logEvery: Int?
         @Flag(help: """
             Continue the run in --out from its checkpoint, with every setting of the run (data, seed, \
             hyperparameters) restored; a flag given overrides its setting, and the change is logged.
             """) var resume = false
         @Flag(help: "Start over in an --out that holds the checkpoint of an earlier run (replaces it, its metrics and samples).")
         var force = false
-        @Option(help: "Append SWD and MS-SSIM of EMA samples to metrics.jsonl every N steps (default: 500 when --steps is at least 2000, else off; 0: off).")
-        var evalEvery: Int?
-        @Option(help: "Images per quality evaluation: real subset and EMA samples (default 2048, at most the data set's size).")
-        var evalCount: Int?
-        @Option(help: "Random seed: the same seed and inputs give the same output, byte for byte (default: 0).")
-        var seed: UInt64?
+        @Option(name: .customLong(Settings.evalEvery.longName), help: ArgumentHelp(Settings.evalEvery.help)) var evalEvery: Int?
+        @Option(name: .customLong(Settings.evalCount.longName), help: ArgumentHelp(Settings.evalCount.help)) var evalCount: Int?
+        @Option(name: .customLong(Settings.seed.longName), help: ArgumentHelp(Settings.seed.help)) var seed: UInt64?
         @OptionGroup var common: CommonOptions
         @OptionGroup var backendOptions: BackendOptions
 
         var request: TrainingRequest {
-            var request = TrainingRequest(data: data, out: out ?? "")
-            request.steps = steps
-            request.batchSize = batch
-            request.criticIterations = criticIterations
-            request.lambda = penaltyWeight
-            request.learningRate = lr
-            request.beta1 = beta1
-            request.beta2 = beta2
-            request.latentDimension = latentDimension
-            request.width = width
-            request.criticNorm = criticNorm
-            request.emaDecay = emaDecay
-            request.flip = flip
-            request.seed = seed
-            request.checkpointEvery = checkpointEvery
-            request.sampleEvery = sampleEvery
-            request.logEvery = logEvery
+            var request = TrainingRequest(out: out ?? "")
             request.resume = resume
             request.force = force
-            request.evalEvery = evalEvery
-            request.evalCount = evalCount
+            request.give(Settings.data, data)
+            request.give(Settings.steps, steps)
+            request.give(Settings.batchSize, batch)
+            request.give(Settings.criticIterations, criticIterations)
+            request.give(Settings.lambda, penaltyWeight)
+            request.give(Settings.learningRate, lr)
+            request.give(Settings.beta1, beta1)
+            request.give(Settings.beta2, beta2)
+            request.give(Settings.latentDimension, latentDimension)
+            request.give(Settings.width, width)
+            request.give(Settings.criticNorm, criticNorm)
+            request.give(Settings.emaDecay, emaDecay)
+            request.give(Settings.flip, flip)
+            request.give(Settings.seed, seed)
+            request.give(Settings.checkpointEvery, checkpointEvery)
+            request.give(Settings.sampleEvery, sampleEvery)
+            request.give(Settings.logEvery, logEvery)
+            request.give(Settings.evalEvery, evalEvery)
+            request.give(Settings.evalCount, evalCount)
             return request
         }
 
@@ -109,12 +111,7 @@ extension Train {
             guard data != nil || resume else { throw ValidationError("Missing expected argument '--data <data>'") }
             guard out != nil else { throw ValidationError("Missing expected argument '--out <out>'") }
             guard !(resume && force) else { throw ValidationError("--resume continues the run and --force starts it over: give one") }
-            let options = request.defaulted
-            do {
-                try options.validate()
-            } catch let error as TrainingOptions.InvalidField {
-                throw ValidationError("\(Self.flag(for: error.field)) \(error.requirement)")
-            }
+            if let invalid = request.invalidSetting() { throw ValidationError(invalid.description) }
             // Sizes no machine could train, at the smallest image size (the shards' is not known yet);
             // what does not fit this machine is checked once the data is open.
             let smallest = ModelConfiguration(imageSize: ModelConfiguration.supportedImageSizes[0],
@@ -127,27 +124,6 @@ extension Train {
                 throw ValidationError("\(flags): training would need more memory than any machine addresses "
                     + "(\(MemoryBudget.format(smallest.trainingBytesEstimate(batch: batch ?? 1))) at image size 32)")
             } catch is SizeError {}
-        }
-
-        /// The option that sets a field of `TrainingOptions`.
-        static func flag(for field: TrainingOptions.Field) -> String {
-            switch field {
-            case .steps: return "--steps"
-            case .batchSize: return "--batch"
-            case .criticIterations: return "--n-critic"
-            case .lambda: return "--lambda"
-            case .learningRate: return "--lr"
-            case .beta1: return "--beta1"
-            case .beta2: return "--beta2"
-            case .emaDecay: return "--ema-decay"
-            case .checkpointEvery: return "--checkpoint-every"
-            case .sampleEvery: return "--sample-every"
-            case .logEvery: return "--log-every"
-            case .width: return "--width"
-            case .latentDimension: return "--z-dim"
-            case .evalEvery: return "--eval-every"
-            case .evalCount: return "--eval-count"
-            }
         }
 
         func run() throws {
@@ -202,7 +178,7 @@ extension Train {
                                       },
                                       progress: terminal ? { status?.update(done: $0.step, total: $0.total, detail: $0.detail) } : nil)
             if world.size > 1 {
-                let summary = describeWorld(world, batch: run.options.hyperparameters.batchSize)
+                let summary = describeWorld(world, batch: run.options[TrainingSettings.batchSize])
                 message(summary)
             }
             status = ProgressReporter(label: "train", unit: "steps", quiet: !terminal, startingAt: run.step)

@@ -127,19 +127,12 @@ public struct Checkpoint {
 extension Checkpoint {
     /// The whole state of a training run: the trainer's generator (`generator.*`), critic (`critic.*`)
     /// and Adam moments (`adam.<network>.m.*` / `.v.*`), the EMA generator (`generator_ema.*`), and as
-    /// metadata the trainer's RNG state (`rng_state`), hyperparameters, Adam steps and precision.
-    /// `metadata` adds what the run knows (step, seed, data position and fingerprint, EMA decay, ...).
-    /// BatchNorm statistics are stored as they are: recompute them first (see `TrainingRun`).
+    /// metadata the trainer's RNG state (`rng_state`), Adam steps and precision. `metadata` adds what
+    /// the run knows (its settings, `TrainingOptions.checkpointMetadata`; step, data position and
+    /// fingerprint). BatchNorm statistics are stored as they are: a run saves `SavedGenerators`.
     public init(trainer: WGANGPTrainer, ema: Generator, metadata: [String: String]) {
-        let hyper = trainer.hyperparameters
         var metadata = metadata
         metadata["rng_state"] = trainer.random.state.map { String($0, radix: 16) }.joined(separator: " ")
-        metadata["batch_size"] = String(hyper.batchSize)
-        metadata["n_critic"] = String(hyper.criticIterations)
-        metadata["lambda"] = "\(hyper.lambda)"
-        metadata["lr"] = "\(hyper.learningRate)"
-        metadata["beta1"] = "\(hyper.beta1)"
-        metadata["beta2"] = "\(hyper.beta2)"
         metadata["adam_generator_step"] = String(trainer.generatorOptimizer.step)
         metadata["adam_critic_step"] = String(trainer.criticOptimizer.step)
         metadata["precision"] = trainer.generator.backend.precision.rawValue
@@ -153,6 +146,12 @@ extension Checkpoint {
                 tensors[key] = SafetensorsTensor(shape: slot.shape, values: values)
             }
         }
+    }
+
+    /// The state of a run at the step its saved generators were prepared for.
+    public init(trainer: WGANGPTrainer, saved: SavedGenerators, metadata: [String: String]) {
+        precondition(saved.trained.generator === trainer.generator, "the saved generators are not this trainer's")
+        self.init(trainer: trainer, ema: saved.average.generator, metadata: metadata)
     }
 
     /// Puts this checkpoint's training state back: the generator, critic and EMA weights and

@@ -181,44 +181,15 @@ public enum RunReport {
         return rows
     }
 
-    /// Any JSON value; numbers keep their integer form when they have one.
-    enum JSONValue: Decodable {
-        case null, bool(Bool), integer(Int64), unsigned(UInt64), number(Double), string(String)
-        case array([JSONValue]), object([String: JSONValue])
-
-        init(from decoder: Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if container.decodeNil() { self = .null }
-            else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-            else if let value = try? container.decode(Int64.self) { self = .integer(value) }
-            else if let value = try? container.decode(UInt64.self) { self = .unsigned(value) }
-            else if let value = try? container.decode(Double.self) { self = .number(value) }
-            else if let value = try? container.decode(String.self) { self = .string(value) }
-            else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-            else { self = .object(try container.decode([String: JSONValue].self)) }
-        }
-
-        var text: String {
-            switch self {
-            case .null: return "null"
-            case .bool(let value): return value ? "true" : "false"
-            case .integer(let value): return String(value)
-            case .unsigned(let value): return String(value)
-            case .number(let value): return "\(value)"
-            case .string(let value): return value
-            case .array(let values): return "[" + values.map(\.text).joined(separator: ", ") + "]"
-            case .object(let members): return "{" + members.keys.sorted().map { "\($0): \(members[$0]!.text)" }.joined(separator: ", ") + "}"
-            }
-        }
-    }
-
     private static func subtitle(_ configuration: [(key: String, value: String)]) -> String {
         let values = Dictionary(configuration, uniquingKeysWith: { first, _ in first })
         var parts: [String] = []
-        if let size = values["model.imageSize"] { parts.append("\(size)x\(size) images") }
+        // config.json's keys, and before issue 20's snake_case its camelCase ones.
+        func value(_ key: String, _ former: String) -> String? { values[key] ?? values[former] }
+        if let size = value("model.image_size", "model.imageSize") { parts.append("\(size)x\(size) images") }
         if let width = values["model.width"] { parts.append("width \(width)") }
-        if let z = values["model.latentDimension"] { parts.append("z-dim \(z)") }
-        if let batch = values["options.hyperparameters.batchSize"] { parts.append("batch \(batch)") }
+        if let z = value("model.z_dim", "model.latentDimension") { parts.append("z-dim \(z)") }
+        if let batch = value("options.batch_size", "options.hyperparameters.batchSize") { parts.append("batch \(batch)") }
         if let data = values["options.data"] { parts.append("data " + data) }
         if let out = values["options.out"] { parts.append("run " + out) }
         return parts.isEmpty ? "no configuration" : parts.joined(separator: " · ")

@@ -46,15 +46,19 @@ public final class WGANGPTrainer {
     public var random: RandomGenerator
     /// This process's part of every batch; each process still draws the whole batch's z and t from
     /// the same random stream, so the parts together are exactly the single-process batch.
-    public var part = BatchPart()
+    public let part: BatchPart
     private var latents = ReusableTensor()
     private var interpolation = ReusableTensor()
 
+    /// `part` and `batchNormSynchronization` (the sums across ranks) are for data-parallel training.
     public init(configuration: ModelConfiguration, hyperparameters: TrainingHyperparameters,
-                backend: ComputeBackend, seed: UInt64) {
+                backend: ComputeBackend, seed: UInt64, part: BatchPart = BatchPart(),
+                batchNormSynchronization: BatchNorm2d.Synchronization? = nil) {
         self.configuration = configuration
         self.hyperparameters = hyperparameters
+        self.part = part
         generator = Generator(configuration, backend: backend)
+        generator.batchNormSynchronization = batchNormSynchronization
         critic = Critic(configuration, backend: backend)
         random = RandomGenerator(seed: seed)
         generator.initialize(random: &random)
