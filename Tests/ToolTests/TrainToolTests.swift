@@ -73,6 +73,69 @@ final class TrainToolTests: XCTestCase {
         }
     }
 
+    /// A run directory whose config.json the release before the settings table wrote (camelCase keys,
+    /// nested hyperparameters) resumes with its settings, to the same bytes as an uninterrupted run.
+    func testAConfigJSONOfTheEarlierReleaseResumes() throws {
+        let straight = root.appendingPathComponent("straight").path
+        let resumed = root.appendingPathComponent("resumed").path
+        let common = ["--seed", "5", "--lr", "0.0002", "--n-critic", "2", "--flip", "--ema-decay", "0.99",
+                      "--checkpoint-every", "100", "--sample-every", "100"]
+        XCTAssertEqual(try train(straight, ["--steps", "4", "--log-every", "3"] + common).status, 0)
+        XCTAssertEqual(try train(resumed, ["--steps", "2", "--log-every", "3"] + common).status, 0)
+        // What `train` of the release before wrote for this command, with --steps 4 (a run to continue).
+        let earlier = """
+            {
+              "backend" : "blas",
+              "dataFingerprint" : "8f855b637d0ee1da4c30f277a95287e83c4b7a9de2f83c40393245a2252fdfc9",
+              "model" : {
+                "criticNorm" : "layer",
+                "imageSize" : 32,
+                "latentDimension" : 8,
+                "width" : 4
+              },
+              "options" : {
+                "checkpointEvery" : 100,
+                "data" : "\(data.replacingOccurrences(of: "/", with: "\\/"))",
+                "emaDecay" : 0.99,
+                "flip" : true,
+                "hyperparameters" : {
+                  "batchSize" : 4,
+                  "beta1" : 0,
+                  "beta2" : 0.9,
+                  "criticIterations" : 2,
+                  "lambda" : 10,
+                  "learningRate" : 0.0002
+                },
+                "latentDimension" : 8,
+                "logEvery" : 3,
+                "out" : "\(resumed.replacingOccurrences(of: "/", with: "\\/"))",
+                "resume" : false,
+                "sampleEvery" : 100,
+                "seed" : 5,
+                "steps" : 4,
+                "width" : 4
+              },
+              "precision" : "fp32"
+            }
+            """
+        try earlier.write(toFile: resumed + "/config.json", atomically: true, encoding: .utf8)
+        let result = try ToolRunner.run("train", ["--out", resumed, "--resume", "--threads", "2"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertFalse(result.standardError.contains("changes from"), result.standardError)
+        XCTAssertTrue(result.standardError.contains("done: 4 steps"), "--steps from the old config.json: \(result.standardError)")
+        let bytes = { (run: String) in try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint.safetensors")) }
+        XCTAssertTrue(try bytes(straight) == bytes(resumed), "the old config.json's settings were the run's")
+        let metrics = try String(contentsOfFile: resumed + "/metrics.jsonl", encoding: .utf8)
+        XCTAssertEqual(metrics.split(separator: "\n").count, 3,
+                       "the first part's last step, then --log-every 3 from the old config.json: steps 2, 3 and 4")
+        // Rewritten in this release's spelling.
+        let config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: resumed + "/config.json"))) as? [String: Any])
+        let options = try XCTUnwrap(config["options"] as? [String: Any])
+        XCTAssertEqual(options["log_every"] as? Int, 3)
+        XCTAssertEqual(options["lr"] as? Double, 0.0002)
+        XCTAssertEqual((config["model"] as? [String: Any])?["z_dim"] as? Int, 8)
+    }
+
     func testPrecisionIsRecordedAndMayChangeOnResume() throws {
         guard OneDNNBackend.supportsBF16 else { throw XCTSkip("no bf16 on this CPU (\(OneDNNBackend.instructionSet))") }
         let out = root.appendingPathComponent("run").path
@@ -238,7 +301,7 @@ final class TrainToolTests: XCTestCase {
         XCTAssertTrue(report.contains("<b>Sliced Wasserstein distance</b>") && report.contains("<b>MS-SSIM of the fakes</b>"))
         let config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as? [String: Any])
         XCTAssertEqual(config["evaluation"] as? [String: Int], ["every": 2, "count": 8])
-        XCTAssertEqual((config["options"] as? [String: Any])?["evalEvery"] as? Int, 2)
+        XCTAssertEqual((config["options"] as? [String: Any])?["eval_every"] as? Int, 2)
 
         // The last line is what `evaluate` computes for the final checkpoint with the run's seed.
         let check = try ToolRunner.run("evaluate", ["--real", data, "--checkpoint", out, "--count", "8", "--seed", "3", "--floor",
