@@ -1,3 +1,4 @@
+import FaceEngine
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -73,8 +74,28 @@ public struct RunDirectory {
         }
     }
 
-    func writeConfiguration(_ configuration: JSONValue) throws {
-        try AtomicFile.write(configuration.prettyPrinted(), to: configurationPath)
+    /// config.json: the options by their setting keys (TrainingSettings), the model, and what the run
+    /// was set up with.
+    func writeConfiguration(options: TrainingOptions, model: ModelConfiguration, dataset: ShardDataset,
+                            backend: ComputeBackend, worldSize: Int) throws {
+        var members: [String: JSONValue] = [
+            "options": options.json,
+            "model": .object(["image_size": .integer(Int64(model.imageSize)), "width": .integer(Int64(model.width)),
+                              "z_dim": .integer(Int64(model.latentDimension)), "critic_norm": .string(model.criticNorm.rawValue)]),
+            "data_fingerprint": .string(dataset.fingerprint),
+            "backend": .string(backend.name), "precision": .string(backend.precision.rawValue),
+        ]
+        // Only in data-parallel runs (a single-process config.json stays as it was).
+        if worldSize > 1 {
+            members["world_size"] = .integer(Int64(worldSize))
+            members["rank_batch"] = .integer(Int64(options.hyperparameters.batchSize / worldSize))
+        }
+        // Only when the quality evaluation is on: its interval and image count as resolved.
+        if let every = options.evaluationInterval {
+            members["evaluation"] = .object(["every": .integer(Int64(every)),
+                                             "count": .integer(Int64(min(options.requestedEvaluationCount, dataset.count)))])
+        }
+        try AtomicFile.write(JSONValue.object(members).prettyPrinted(), to: configurationPath)
     }
 
     func writeQualityFloor(_ json: String) throws {

@@ -97,8 +97,8 @@ public final class TrainingRun {
         var quality: TrainingQuality?
         if collective.isRoot {
             try directory.prepare(resumed: resume != nil, force: request.force, step: step)
-            try directory.writeConfiguration(Self.configurationJSON(options: options, model: configuration, dataset: dataset,
-                                                                    backend: backend, collective: collective))
+            try directory.writeConfiguration(options: options, model: configuration, dataset: dataset, backend: backend,
+                                             worldSize: collective.size)
             if options.evaluationInterval != nil {
                 quality = try Self.prepareQuality(options: options, directory: directory, report: report)
             }
@@ -116,30 +116,6 @@ public final class TrainingRun {
         self.report = report
         self.progress = progress
         self.quality = quality
-    }
-
-    /// config.json: the options by their setting keys (TrainingSettings), the model, and what the run
-    /// was set up with.
-    static func configurationJSON(options: TrainingOptions, model: ModelConfiguration, dataset: ShardDataset,
-                                  backend: ComputeBackend, collective: Collective) -> JSONValue {
-        var members: [String: JSONValue] = [
-            "options": options.json,
-            "model": .object(["image_size": .integer(Int64(model.imageSize)), "width": .integer(Int64(model.width)),
-                              "z_dim": .integer(Int64(model.latentDimension)), "critic_norm": .string(model.criticNorm.rawValue)]),
-            "data_fingerprint": .string(dataset.fingerprint),
-            "backend": .string(backend.name), "precision": .string(backend.precision.rawValue),
-        ]
-        // Only in data-parallel runs (a single-process config.json stays as it was).
-        if collective.isParallel {
-            members["world_size"] = .integer(Int64(collective.size))
-            members["rank_batch"] = .integer(Int64(options.hyperparameters.batchSize / collective.size))
-        }
-        // Only when the quality evaluation is on: its interval and image count as resolved.
-        if let every = options.evaluationInterval {
-            members["evaluation"] = .object(["every": .integer(Int64(every)),
-                                             "count": .integer(Int64(min(options.requestedEvaluationCount, dataset.count)))])
-        }
-        return .object(members)
     }
 
     /// The real subset, its descriptors and the floor, once per invocation (a resumed run rebuilds
