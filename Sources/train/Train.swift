@@ -78,6 +78,8 @@ extension Train {
         @Option(name: .customLong(Settings.evalEvery.longName), help: ArgumentHelp(Settings.evalEvery.help)) var evalEvery: Int?
         @Option(name: .customLong(Settings.evalCount.longName), help: ArgumentHelp(Settings.evalCount.help)) var evalCount: Int?
         @Option(name: .customLong(Settings.seed.longName), help: ArgumentHelp(Settings.seed.help)) var seed: UInt64?
+        @Option(name: .customLong(Settings.timeBudget.longName), help: ArgumentHelp(Settings.timeBudget.help))
+        var timeBudget: TimeBudget?
         @OptionGroup var common: CommonOptions
         @OptionGroup var backendOptions: BackendOptions
 
@@ -104,6 +106,7 @@ extension Train {
             request.give(Settings.logEvery, logEvery)
             request.give(Settings.evalEvery, evalEvery)
             request.give(Settings.evalCount, evalCount)
+            request.give(Settings.timeBudget, timeBudget)
             return request
         }
 
@@ -127,12 +130,14 @@ extension Train {
         }
 
         func run() throws {
+            // --time-budget counts start-up too.
+            let started = Date()
             // Before MPI starts: the engine's start-up may re-execute the process (BLASRuntime). Signals
             // then stop the run at a step boundary (SignalWatcher), not through SignalEnding.
             common.prepareEngine(endingOnSignals: false)
             let signals = SignalWatcher(signals: [SIGINT, SIGTERM])
             guard let launch = LaunchEnvironment.detect(ProcessInfo.processInfo.environment) else {
-                return try train(in: SingleProcess(), signals: signals)
+                return try train(in: SingleProcess(), signals: signals, started: started)
             }
             let world = try MPICollective()
             defer { world.finish() }
@@ -141,7 +146,7 @@ extension Train {
                 Parallel.setThreadCount(max(1, System.coreCount / local))
             }
             do {
-                try train(in: world, signals: signals)
+                try train(in: world, signals: signals, started: started)
             } catch let exit as ExitCode {
                 throw exit
             } catch {
@@ -164,14 +169,14 @@ extension Train {
                 + "), \(threads) thread\(threads == 1 ? "" : "s") per rank, batch \(batch / world.size) per rank"
         }
 
-        func train(in world: Collective, signals: SignalWatcher) throws {
+        func train(in world: Collective, signals: SignalWatcher, started: Date) throws {
             let speaks = world.isRoot && !common.quiet
             func message(_ text: String) { if speaks { common.message(text) } }
             let terminal = isatty(STDERR_FILENO) == 1 && speaks
             let backend = try backendOptions.makeBackend()
             message("kernels: \(describe(backend)), \(Parallel.threadCount) threads")
             var status: ProgressReporter?
-            let run = try TrainingRun(request: request, backend: backend, collective: world, signals: signals,
+            let run = try TrainingRun(request: request, backend: backend, collective: world, signals: signals, started: started,
                                       report: { text in
                                           guard speaks else { return }
                                           if let status { status.message(text) } else { common.message(text) }
@@ -195,10 +200,15 @@ extension Train {
     }
 }
 
+extension TimeBudget: ExpressibleByArgument {
+    public init?(argument: String) { self.init(settingText: argument) }
+}
+
 extension TrainingProgress {
     /// The losses and throughput after the step count on the status line.
     var detail: String {
         String(format: "W %.3f, penalty %.3f, %.1f img/s", wasserstein, penalty, imagesPerSecond)
+            + (timeLeft.map { ", \(DurationText.format($0)) left" } ?? "")
     }
 }
 

@@ -136,6 +136,50 @@ final class TrainToolTests: XCTestCase {
         XCTAssertEqual((config["model"] as? [String: Any])?["z_dim"] as? Int, 8)
     }
 
+    /// `--time-budget`: the run stops when its time is spent, with the outputs of a finished run, and
+    /// its checkpoint is what a run of that many steps writes; a resumed run with a larger budget
+    /// continues to the same bytes as an uninterrupted run; a spent budget leaves everything as it was.
+    func testATimeBudgetStopsARunThatResumesByteForByte() throws {
+        let budgeted = root.appendingPathComponent("budgeted").path
+        let common = ["--seed", "4", "--checkpoint-every", "1000", "--sample-every", "1000", "--eval-count", "8"]
+        var result = try train(budgeted, ["--steps", "1000000", "--time-budget", "2s", "--log-every", "1"] + common)
+        XCTAssertEqual(result.status, 0, result.standardError)
+        let stopped = try Checkpoint.read(path: budgeted + "/checkpoint.safetensors").step
+        XCTAssertGreaterThan(stopped, 0)
+        XCTAssertLessThan(stopped, 1_000_000)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: budgeted + String(format: "/samples/step-%06d.png", stopped)),
+                      "the grid of a finished run")
+        let lines = try String(contentsOfFile: budgeted + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertTrue(lines.contains { $0.contains("\"swd_mean\"") }, "the quality line of a finished run")
+        let left = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])["time_left_s"] as? Double
+        XCTAssertTrue(left.map { $0 > 0 && $0 <= 2 } ?? false, "\(lines[0])")
+        let spent = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: budgeted + "/time.json"))) as? [String: Any])
+        XCTAssertEqual(spent["step"] as? Int, stopped)
+
+        let bytes = { (run: String) in try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint.safetensors")) }
+        let straight = root.appendingPathComponent("straight").path
+        XCTAssertEqual(try train(straight, ["--steps", String(stopped)] + common).status, 0)
+        XCTAssertTrue(try bytes(straight) == bytes(budgeted), "stopped by its budget at step \(stopped) as a run of \(stopped) steps")
+
+        // The same budget again: spent, nothing changes.
+        let before = try bytes(budgeted)
+        result = try ToolRunner.run("train", ["--out", budgeted, "--resume", "--steps", String(stopped + 2), "--threads", "2"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardError.contains("already spent"), result.standardError)
+        XCTAssertTrue(try bytes(budgeted) == before)
+        // A larger budget continues.
+        result = try ToolRunner.run("train", ["--out", budgeted, "--resume", "--steps", String(stopped + 2), "--time-budget", "1h",
+                                              "--threads", "2", "--quiet"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        let longer = root.appendingPathComponent("longer").path
+        XCTAssertEqual(try train(longer, ["--steps", String(stopped + 2)] + common).status, 0)
+        XCTAssertTrue(try bytes(longer) == bytes(budgeted), "resumed with a larger budget, byte for byte")
+
+        result = try train(root.appendingPathComponent("bad").path, ["--steps", "2", "--time-budget", "soon"])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.standardError.contains("--time-budget"), result.standardError)
+    }
+
     func testPrecisionIsRecordedAndMayChangeOnResume() throws {
         guard OneDNNBackend.supportsBF16 else { throw XCTSkip("no bf16 on this CPU (\(OneDNNBackend.instructionSet))") }
         let out = root.appendingPathComponent("run").path

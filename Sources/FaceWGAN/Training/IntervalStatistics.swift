@@ -40,24 +40,26 @@ struct IntervalStatistics {
     private var rate: Double { Double(images) / max(Date().timeIntervalSince(started), 1e-9) }
     private func mean(_ sum: Double, _ count: Int) -> Double { count > 0 ? sum / Double(count) : .nan }
 
-    func metricsLine(step: Int, elapsed: Double) -> String {
+    /// `timeLeft`: of the run's --time-budget, when it has one.
+    func metricsLine(step: Int, elapsed: Double, timeLeft: Double? = nil) -> String {
         let fields: [(String, Double)] = [
             ("elapsed_s", elapsed), ("wasserstein", mean(wasserstein, criticSteps)), ("penalty", mean(penalty, criticSteps)),
             ("critic_loss", mean(criticLoss, criticSteps)), ("generator_loss", mean(generatorLoss, generatorSteps)),
             ("gradient_norm", mean(gradientNorm, criticSteps)), ("images_per_s", rate),
         ] + (collectiveSeconds.map { [("allreduce_s", mean($0, generatorSteps))] } ?? [])
+            + (timeLeft.map { [("time_left_s", $0)] } ?? [])
         return "{\"step\": \(step), " + fields.map { "\"\($0.0)\": \(String(format: "%.6g", $0.1))" }.joined(separator: ", ") + "}"
     }
 
-    func summary(step: Int, total: Int) -> String {
+    func summary(step: Int, total: Int, timeLeft: Double? = nil) -> String {
         String(format: "step %d/%d  W %.4f  penalty %.4f  |grad| %.3f  G %.4f  %.1f img/s", step, total,
                mean(wasserstein, criticSteps), mean(penalty, criticSteps), mean(gradientNorm, criticSteps),
-               mean(generatorLoss, generatorSteps), rate)
+               mean(generatorLoss, generatorSteps), rate) + (timeLeft.map { "  \(DurationText.format($0)) left" } ?? "")
     }
 
-    func progress(step: Int, total: Int) -> TrainingProgress {
+    func progress(step: Int, total: Int, timeLeft: Double? = nil) -> TrainingProgress {
         TrainingProgress(step: step, total: total, wasserstein: mean(wasserstein, criticSteps),
-                         penalty: mean(penalty, criticSteps), imagesPerSecond: lastRate ?? rate)
+                         penalty: mean(penalty, criticSteps), imagesPerSecond: lastRate ?? rate, timeLeft: timeLeft)
     }
 }
 
@@ -71,4 +73,6 @@ public struct TrainingProgress: Equatable, Sendable {
     public var penalty: Double
     /// Real images through the critic per second, over the last full metrics interval.
     public var imagesPerSecond: Double
+    /// Of the run's --time-budget; nil without one.
+    public var timeLeft: Double?
 }

@@ -12,6 +12,8 @@ public struct RunDirectory {
     public static let metricsName = "metrics.jsonl"
     public static let reportName = "report.html"
     public static let samplesName = "samples"
+    /// The wall time the run's invocations spent up to its checkpoint (`--time-budget`).
+    public static let timeSpentName = "time.json"
 
     public let path: String
     public init(_ path: String) { self.path = path }
@@ -21,6 +23,7 @@ public struct RunDirectory {
     public var configurationPath: String { file(Self.configurationName) }
     public var metricsPath: String { file(Self.metricsName) }
     public var samplesPath: String { file(Self.samplesName) }
+    public var timeSpentPath: String { file(Self.timeSpentName) }
     public func gridPath(step: Int) -> String {
         (samplesPath as NSString).appendingPathComponent(String(format: "step-%06d.png", step))
     }
@@ -61,7 +64,7 @@ public struct RunDirectory {
             return
         }
         if force { removeEarlierRun() }
-        try? FileManager.default.removeItem(atPath: metricsPath)
+        for path in [metricsPath, timeSpentPath] { try? FileManager.default.removeItem(atPath: path) }
     }
 
     /// --force: the earlier run's checkpoint, report and sample grids go (metrics.jsonl and config.json
@@ -113,6 +116,21 @@ public struct RunDirectory {
             throw TrainingError("cannot write the checkpoint: \(error) (the previous checkpoint, if any, is intact)")
         }
         try RunReport.write(runDirectory: path)
+    }
+
+    /// Records the wall time spent up to the checkpoint at `step` (over every invocation of the run).
+    func writeTimeSpent(_ seconds: Double, step: Int) throws {
+        try AtomicFile.write("{\"step\": \(step), \"seconds\": \(String(format: "%.3f", seconds))}\n", to: timeSpentPath)
+    }
+
+    /// The wall time spent up to the checkpoint at `step`; nil when time.json is missing, unreadable or
+    /// belongs to another step (a checkpoint written by a release before it).
+    func timeSpent(step: Int) -> Double? {
+        guard let bytes = try? readFileBytes(atPath: timeSpentPath),
+              let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(bytes)),
+              case .integer(Int64(step))? = object["step"], let seconds = object["seconds"].flatMap({ Double($0.text) }),
+              seconds.isFinite, seconds >= 0 else { return nil }
+        return seconds
     }
 
     private func trimMetrics(after step: Int) throws {

@@ -53,6 +53,9 @@ public enum RunReport {
         html += tile("Images / s", latest?["images_per_s"].map { formatNumber($0) } ?? "-",
                      detail: "real images through the critic, latest interval")
         html += tile("Elapsed", latest?["elapsed_s"].map(DurationText.format) ?? "-", detail: "this invocation of train")
+        if let left = latest?["time_left_s"] {
+            html += tile("Time left", DurationText.format(left), detail: "of the run's --time-budget")
+        }
         html += tile("Wasserstein", latest?["wasserstein"].map { formatNumber($0) } ?? "-",
                      detail: latest?["penalty"].map { "penalty " + formatNumber($0) })
         html += "</section>\n"

@@ -28,17 +28,18 @@ public final class TrainingRun {
     public let trainer: WGANGPTrainer
     public let collective: Collective
     public let directory: RunDirectory
-    private let average: GeneratorAverage
-    private let loader: BatchLoader
+    let average: GeneratorAverage
+    let loader: BatchLoader
     public private(set) var step: Int
     /// The step this process started from (0, or the resumed checkpoint's).
     private let startStep: Int
-    private let report: (String) -> Void
-    private let progress: ((TrainingProgress) -> Void)?
+    let report: (String) -> Void
+    let progress: ((TrainingProgress) -> Void)?
     private let stop: SignalWatcher
     /// The quality evaluation (`--eval-every`), on rank 0 only; nil when it is off.
     private let quality: TrainingQuality?
-    private static let gridLatents = 64
+    let clock: BudgetClock
+    static let gridLatents = 64
 
     public var checkpointPath: String { directory.checkpointPath }
     /// What the networks compute with (recorded in checkpoints and config.json).
@@ -52,9 +53,10 @@ public final class TrainingRun {
     ///
     /// A run directory that holds a checkpoint is refused unless `request.resume` (continue it, every
     /// setting not given restored from the checkpoint and config.json) or `request.force` (start over).
-    /// Temporary files a killed run left in RUN/ are removed first.
+    /// Temporary files a killed run left in RUN/ are removed first. `started`: when the invocation
+    /// started, for `--time-budget`.
     public init(request: TrainingRequest, backend: ComputeBackend, collective: Collective = SingleProcess(),
-                signals: SignalWatcher? = nil,
+                signals: SignalWatcher? = nil, started: Date = Date(),
                 report: @escaping (String) -> Void, progress: ((TrainingProgress) -> Void)? = nil) throws {
         stop = signals ?? SignalWatcher(signals: [SIGINT, SIGTERM])
         let directory = RunDirectory(request.out)
@@ -116,6 +118,12 @@ public final class TrainingRun {
         self.report = report
         self.progress = progress
         self.quality = quality
+        let spentBefore = resume != nil && collective.isRoot ? directory.timeSpent(step: step) : nil
+        if resume != nil, collective.isRoot, options.value(TrainingSettings.timeBudget) != nil, spentBefore == nil {
+            report("time budget: \(directory.timeSpentPath) does not record the time spent up to step \(step); counting from now")
+        }
+        clock = BudgetClock(budget: options.value(TrainingSettings.timeBudget)?.seconds, spentBefore: spentBefore ?? 0,
+                            start: started)
     }
 
     /// The real subset, its descriptors and the floor, once per invocation (a resumed run rebuilds
@@ -139,7 +147,18 @@ public final class TrainingRun {
         let batch = options.hyperparameters.batchSize, criticIterations = options.hyperparameters.criticIterations
         let partOffset = trainer.part.samples(of: batch).lowerBound * configuration.imageItemSize
         var evaluationSeconds = 0.0
+        // What the final outputs took when last written, so that a budgeted run stops in time to write them.
+        var lastSavingSeconds = 0.0, lastEvaluationSeconds = 0.0
+        // Rank 0 keeps the clock; the ranks agree on it as on a signal.
+        if startStep > 0, collective.maximum(collective.isRoot && clock.isSpent ? 1 : 0) == 1 {
+            if let budget = clock.budget {
+                report("time budget \(TimeBudget(seconds: budget)) already spent (\(DurationText.format(clock.spent))): "
+                    + "nothing to do; give a larger --time-budget to continue")
+            }
+            return .finished
+        }
         while step < options.steps {
+            let stepStarted = Date()
             // A signal may reach one rank only: they agree on it, so all stop at the same step.
             let signal = Int32(collective.maximum(Int(stop.received ?? 0)))
             if signal != 0 {
@@ -175,27 +194,43 @@ public final class TrainingRun {
             step += 1
             if step == startStep + 1, collective.isRoot, let tuner = backend.kernelTuner { reportPlan(tuner) }
             interval.addGenerator(generatorLoss, images: batch * criticIterations)
-            let sampleNow = step % options[TrainingSettings.sampleEvery] == 0 || step == options.steps
-            let checkpointNow = step % options[TrainingSettings.checkpointEvery] == 0 || step == options.steps
+            let finalOutputs = lastSavingSeconds + (options.evaluationInterval != nil ? lastEvaluationSeconds : 0)
+            let budgetEnds = clock.budget != nil && collective.maximum(
+                collective.isRoot && !clock.allows(another: Date().timeIntervalSince(stepStarted) + finalOutputs) ? 1 : 0) == 1
+            let last = step == options.steps || budgetEnds
+            let sampleNow = step % options[TrainingSettings.sampleEvery] == 0 || last
+            let checkpointNow = step % options[TrainingSettings.checkpointEvery] == 0 || last
             if checkpointNow { try collective.requireSameWeights(trainer, step: step) }
-            guard collective.isRoot else { continue }
+            guard collective.isRoot else {
+                if budgetEnds { break }
+                continue
+            }
 
-            if step % options[TrainingSettings.logEvery] == 0 || step == options.steps {
-                try directory.appendMetrics(interval.metricsLine(step: step, elapsed: Date().timeIntervalSince(start)))
-                if progress == nil { report(interval.summary(step: step, total: options.steps)) }
+            if step % options[TrainingSettings.logEvery] == 0 || last {
+                try directory.appendMetrics(interval.metricsLine(step: step, elapsed: Date().timeIntervalSince(start),
+                                                                 timeLeft: clock.left))
+                if progress == nil { report(interval.summary(step: step, total: options.steps, timeLeft: clock.left)) }
                 interval = IntervalStatistics(carryingRateFrom: interval)
             }
-            progress?(interval.progress(step: step, total: options.steps))
+            progress?(interval.progress(step: step, total: options.steps, timeLeft: clock.left))
+            let savingStarted = Date()
+            var evaluated = 0.0
             let saved = sampleNow || checkpointNow ? try saving() : nil
-            if let every = options.evaluationInterval, step % every == 0 || step == options.steps, let quality {
+            if let every = options.evaluationInterval, step % every == 0 || last, let quality {
                 let seconds = try evaluate(quality, saved?.average ?? average.prepared(step: step, seed: options.seed),
                                            spentBefore: evaluationSeconds, runStart: start)
                 evaluationSeconds += seconds
+                (evaluated, lastEvaluationSeconds) = (seconds, seconds)
                 // The throughput stays the training's own; the evaluation's cost is in its line.
                 interval.discount(seconds: seconds)
             }
             if sampleNow, let saved { try writeSampleGrid(saved.average) }
             if checkpointNow, let saved { try writeCheckpoint(saved) }
+            if sampleNow && checkpointNow { lastSavingSeconds = Date().timeIntervalSince(savingStarted) - evaluated }
+            if budgetEnds {
+                report("time budget \(TimeBudget(seconds: clock.budget ?? 0)) spent: stopped at step \(step) of \(options.steps)")
+                break
+            }
         }
         if quality != nil, collective.isRoot {
             let elapsed = Date().timeIntervalSince(start)
@@ -253,49 +288,5 @@ public final class TrainingRun {
                 throw nonFinite("a \(name) weight in '\(slot?.name ?? "?")' is not finite after the update")
             }
         }
-    }
-
-    // MARK: - Outputs
-
-    /// Both generators with statistics recomputed for this step.
-    private func saving() throws -> SavedGenerators {
-        try SavedGenerators(trainer: trainer, average: average, step: step, seed: options.seed)
-    }
-
-    /// Scores the moving average, appends the quality line and returns the seconds it took.
-    private func evaluate(_ quality: TrainingQuality, _ prepared: @autoclosure () throws -> PreparedGenerator,
-                          spentBefore: Double, runStart: Date) throws -> Double {
-        let evaluationStart = Date()
-        let figures = try quality.evaluate(prepared().generator)
-        let seconds = Date().timeIntervalSince(evaluationStart)
-        try directory.appendMetrics(TrainingQuality.metricsLine(step: step, figures: figures, seconds: seconds,
-                                                                share: (spentBefore + seconds) / Date().timeIntervalSince(runStart)))
-        if progress == nil {
-            report(String(format: "step %d  quality: swd_mean %.4g (floor %.4g)  ms_ssim_fake %.4f (real %.4f)  %.1f s",
-                          step, figures.slicedWassersteinMean, quality.floorMean, figures.multiScaleSSIMFake,
-                          figures.multiScaleSSIMReal, seconds))
-        }
-        return seconds
-    }
-
-    private func writeSampleGrid(_ average: PreparedGenerator) throws {
-        var random = RandomGenerator(seed: options.seed ^ 0x6121_D5A3)
-        let latents = Tensor(shape: [Self.gridLatents, configuration.latentDimension])
-        random.fillNormal(latents.buffer)
-        let png = try SampleGrid.png(generator: average.generator, latents: latents.pointer, count: Self.gridLatents)
-        try directory.writeGrid(png, step: average.step)
-    }
-
-    private func writeCheckpoint(_ saved: SavedGenerators) throws {
-        let position = loader.position
-        var metadata = options.checkpointMetadata.merging([
-            "step": String(saved.trained.step), "data_epoch": String(position.epoch), "data_offset": String(position.offset),
-            "data_fingerprint": dataset.fingerprint, "data_count": String(dataset.count),
-        ]) { $1 }
-        if collective.isParallel {
-            metadata["world_size"] = String(collective.size)
-            metadata["rank_batch"] = String(options.hyperparameters.batchSize / collective.size)
-        }
-        try directory.writeCheckpoint(Checkpoint(trainer: trainer, saved: saved, metadata: metadata))
     }
 }

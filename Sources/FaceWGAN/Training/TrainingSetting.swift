@@ -134,7 +134,7 @@ public struct TrainingSetting<Value: TrainingSettingValue>: Sendable {
 
     /// The `--help` text: the summary and the default.
     public var help: String {
-        guard let shown = defaultText ?? defaultValue?.settingText else { return summary }
+        guard let shown = defaultText ?? defaultValue?.settingText else { return summary + "." }
         return "\(summary) (default: \(shown))."
     }
 

@@ -69,6 +69,15 @@ public enum TrainingSettings {
         defaultValue: nil, defaultText: "\(TrainingOptions.defaultEvaluationCount)", formerKey: "evalCount", requirement: "must be at least 2 (MS-SSIM compares pairs of images)",
         allows: { $0 >= 2 })
 
+    /// Counted over every invocation of the run (RUN/time.json), so that `--resume` with a larger budget
+    /// continues; not in checkpoints, which stay a function of the steps.
+    public static let timeBudget = TrainingSetting<TimeBudget>(
+        key: "time_budget", flag: "--time-budget",
+        summary: "Stop when this much wall time is spent (start-up included; 90m, 1h30m, 3600s), with the checkpoint, "
+            + "grid and quality line of a finished run; a resumed run counts the time its earlier invocations spent",
+        defaultValue: nil, defaultText: "none", resume: .free, requirement: "must be a positive duration",
+        allows: { $0.seconds > 0 })
+
     /// Every row, in the order config.json and `--help` list them.
     public static let all: [AnyTrainingSetting] = [
         AnyTrainingSetting(data), AnyTrainingSetting(steps), AnyTrainingSetting(batchSize),
@@ -76,7 +85,7 @@ public enum TrainingSettings {
         AnyTrainingSetting(beta1), AnyTrainingSetting(beta2), AnyTrainingSetting(latentDimension), AnyTrainingSetting(width),
         AnyTrainingSetting(criticNorm), AnyTrainingSetting(emaDecay), AnyTrainingSetting(flip), AnyTrainingSetting(seed),
         AnyTrainingSetting(checkpointEvery), AnyTrainingSetting(sampleEvery), AnyTrainingSetting(logEvery),
-        AnyTrainingSetting(evalEvery), AnyTrainingSetting(evalCount),
+        AnyTrainingSetting(evalEvery), AnyTrainingSetting(evalCount), AnyTrainingSetting(timeBudget),
     ]
 
     public static func row(key: String) -> AnyTrainingSetting? { all.first { $0.key == key } }
