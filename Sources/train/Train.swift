@@ -54,6 +54,10 @@ extension Train {
         var criticIterations: Int?
         @Option(name: .customLong(Settings.lambda.longName), help: ArgumentHelp(Settings.lambda.help)) var penaltyWeight: Float?
         @Option(name: .customLong(Settings.learningRate.longName), help: ArgumentHelp(Settings.learningRate.help)) var lr: Float?
+        @Option(name: .customLong(Settings.criticLearningRate.longName), help: ArgumentHelp(Settings.criticLearningRate.help))
+        var lrCritic: Float?
+        @Option(name: .customLong(Settings.generatorLearningRate.longName), help: ArgumentHelp(Settings.generatorLearningRate.help))
+        var lrGenerator: Float?
         @Option(name: .customLong(Settings.beta1.longName), help: ArgumentHelp(Settings.beta1.help)) var beta1: Float?
         @Option(name: .customLong(Settings.beta2.longName), help: ArgumentHelp(Settings.beta2.help)) var beta2: Float?
         @Option(name: .customLong(Settings.latentDimension.longName), help: ArgumentHelp(Settings.latentDimension.help))
@@ -93,6 +97,8 @@ extension Train {
             request.give(Settings.criticIterations, criticIterations)
             request.give(Settings.lambda, penaltyWeight)
             request.give(Settings.learningRate, lr)
+            request.give(Settings.criticLearningRate, lrCritic)
+            request.give(Settings.generatorLearningRate, lrGenerator)
             request.give(Settings.beta1, beta1)
             request.give(Settings.beta2, beta2)
             request.give(Settings.latentDimension, latentDimension)

@@ -143,6 +143,23 @@ final class TrainingOptionsTests: XCTestCase {
         }
     }
 
+    /// The networks' own learning rates: unset, checkpoints record only --lr (as before them).
+    func testTwoTimeScaleRatesAreRecordedOnlyWhenGiven() throws {
+        let plain = try resolved(request { $0.give(Settings.learningRate, 2e-4) }).options
+        XCTAssertNil(plain.hyperparameters.criticLearningRate)
+        XCTAssertNil(plain.checkpointMetadata["lr_critic"])
+        XCTAssertNil(plain.checkpointMetadata["lr_generator"])
+        let split = try resolved(request { $0.give(Settings.criticLearningRate, 3e-4); $0.give(Settings.generatorLearningRate, 1e-4) })
+            .options
+        XCTAssertEqual(split.hyperparameters.criticLearningRate, 3e-4)
+        XCTAssertEqual(split.hyperparameters.generatorLearningRate, 1e-4)
+        XCTAssertEqual(split.checkpointMetadata["lr_critic"], "0.0003")
+        var resume = TrainingRequest(out: "run")
+        resume.resume = true
+        let restored = try resolved(resume, checkpoint: split.checkpointMetadata, stored: try json(#"{"options": {"data": "shards"}}"#))
+        XCTAssertEqual(restored.options, split)
+    }
+
     /// Floats keep their text through config.json and metadata; seeds above 2^53 keep every digit.
     func testValuesRoundTripThroughBothFiles() throws {
         let given = request {

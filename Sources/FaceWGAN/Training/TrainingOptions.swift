@@ -64,6 +64,8 @@ public struct TrainingOptions: Equatable {
         hyper.criticIterations = self[TrainingSettings.criticIterations]
         hyper.lambda = self[TrainingSettings.lambda]
         hyper.learningRate = self[TrainingSettings.learningRate]
+        hyper.criticLearningRate = value(TrainingSettings.criticLearningRate)
+        hyper.generatorLearningRate = value(TrainingSettings.generatorLearningRate)
         hyper.beta1 = self[TrainingSettings.beta1]
         hyper.beta2 = self[TrainingSettings.beta2]
         return hyper

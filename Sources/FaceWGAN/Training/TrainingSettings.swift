@@ -22,6 +22,15 @@ public enum TrainingSettings {
     public static let learningRate = TrainingSetting<Float>(
         key: "lr", flag: "--lr", summary: "Adam learning rate, both networks", defaultValue: 1e-4, inCheckpoint: true,
         formerKey: "hyperparameters.learningRate", requirement: "must be a positive number", allows: { $0 > 0 && $0.isFinite })
+    /// Without a default value: unset, the network takes --lr (and checkpoints record only --lr, as before).
+    public static let criticLearningRate = TrainingSetting<Float>(
+        key: "lr_critic", flag: "--lr-critic", summary: "Adam learning rate of the critic (two time-scale updates)",
+        defaultValue: nil, defaultText: "--lr", inCheckpoint: true, requirement: "must be a positive number",
+        allows: { $0 > 0 && $0.isFinite })
+    public static let generatorLearningRate = TrainingSetting<Float>(
+        key: "lr_generator", flag: "--lr-generator", summary: "Adam learning rate of the generator (two time-scale updates)",
+        defaultValue: nil, defaultText: "--lr", inCheckpoint: true, requirement: "must be a positive number",
+        allows: { $0 > 0 && $0.isFinite })
     public static let beta1 = TrainingSetting<Float>(
         key: "beta1", flag: "--beta1", summary: "Adam beta1", defaultValue: 0, defaultText: "0", inCheckpoint: true,
         formerKey: "hyperparameters.beta1", requirement: "must be in [0, 1)", allows: { (0..<1).contains($0) })
@@ -82,6 +91,7 @@ public enum TrainingSettings {
     public static let all: [AnyTrainingSetting] = [
         AnyTrainingSetting(data), AnyTrainingSetting(steps), AnyTrainingSetting(batchSize),
         AnyTrainingSetting(criticIterations), AnyTrainingSetting(lambda), AnyTrainingSetting(learningRate),
+        AnyTrainingSetting(criticLearningRate), AnyTrainingSetting(generatorLearningRate),
         AnyTrainingSetting(beta1), AnyTrainingSetting(beta2), AnyTrainingSetting(latentDimension), AnyTrainingSetting(width),
         AnyTrainingSetting(criticNorm), AnyTrainingSetting(emaDecay), AnyTrainingSetting(flip), AnyTrainingSetting(seed),
         AnyTrainingSetting(checkpointEvery), AnyTrainingSetting(sampleEvery), AnyTrainingSetting(logEvery),

@@ -23,6 +23,9 @@ public struct TrainingHyperparameters: Equatable, Sendable, Codable {
     public var criticIterations = 5
     public var lambda: Float = 10
     public var learningRate: Float = 1e-4
+    /// Two time-scale updates (Heusel et al. 2017): each network's own rate, nil: `learningRate`.
+    public var criticLearningRate: Float?
+    public var generatorLearningRate: Float?
     public var beta1: Float = 0
     public var beta2: Float = 0.9
     public init() {}
@@ -64,9 +67,11 @@ public final class WGANGPTrainer {
         generator.initialize(random: &random)
         critic.initialize(random: &random)
         loss = WGANGPLoss(generator: generator, critic: critic, lambda: hyperparameters.lambda)
-        generatorOptimizer = Adam(parameterCount: generator.parameters.values.count, learningRate: hyperparameters.learningRate,
+        generatorOptimizer = Adam(parameterCount: generator.parameters.values.count,
+                                  learningRate: hyperparameters.generatorLearningRate ?? hyperparameters.learningRate,
                                   beta1: hyperparameters.beta1, beta2: hyperparameters.beta2)
-        criticOptimizer = Adam(parameterCount: critic.parameters.values.count, learningRate: hyperparameters.learningRate,
+        criticOptimizer = Adam(parameterCount: critic.parameters.values.count,
+                               learningRate: hyperparameters.criticLearningRate ?? hyperparameters.learningRate,
                                beta1: hyperparameters.beta1, beta2: hyperparameters.beta2)
     }
 
