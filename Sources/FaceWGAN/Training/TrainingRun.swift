@@ -237,7 +237,7 @@ public final class TrainingRun {
     }
 
     public func run() throws -> Outcome {
-        defer { stop.restore() }
+        defer { stop.stopWatchingAndResetToDefault() }
         let start = Date()
         var interval = IntervalStatistics()
         let batch = options.hyperparameters.batchSize, criticIterations = options.hyperparameters.criticIterations
