@@ -12,7 +12,8 @@ TARGETS=${FUZZ_TARGETS:-"safetensors npy latents shard-index jpeg png preprocess
 mkdir -p "$OUT/include"
 
 # The parsers and what they use (no FaceEngine: none of them computes).
-LIBRARY="Formats/AtomicFile.swift Formats/AtomicStreamFile.swift Formats/TemporaryFiles.swift Formats/Metadata.swift Formats/Npy.swift
+LIBRARY="Formats/AtomicFile.swift Formats/AtomicStreamFile.swift Formats/TemporaryFiles.swift Formats/LeftoverTemporaryFiles.swift
+  Formats/Directories.swift Formats/Metadata.swift Formats/Npy.swift
   Formats/NpyHeaderParser.swift Formats/Safetensors.swift Latents/LatentReader.swift Shards/ShardWriter.swift
   Shards/ShardIndexReading.swift Shards/SHA256.swift Images/ImageDecoder.swift Images/ImageEncoder.swift
   Images/RGBImage.swift Images/Resampling.swift Preprocess/InputRecords.swift"

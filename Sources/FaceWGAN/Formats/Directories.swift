@@ -1,0 +1,30 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Output directories, created the one way every tool creates them.
+public enum Directories {
+    /// `mkdir -p path` (mode 0o755 less the umask). An existing directory is fine. Errors are
+    /// `FormatError`s naming the component that failed: "exists and is not a directory" for a file in
+    /// the way (the path itself or a parent), else the system's reason (permission denied, ...).
+    public static func create(_ path: String) throws {
+        guard !path.isEmpty else { throw FormatError(path: path, message: "empty directory name") }
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part
+            if mkdir(prefix, 0o755) != 0 {
+                guard errno == EEXIST else { throw FormatError.system(path: prefix, "cannot create the directory") }
+                // Something is there: a directory (or a link to one) is fine, anything else is in the way.
+                var status = stat()
+                guard stat(prefix, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
+                    throw FormatError(path: prefix, message: "exists and is not a directory")
+                }
+            }
+            prefix += "/"
+        }
+    }
+}
