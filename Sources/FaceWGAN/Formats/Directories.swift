@@ -17,12 +17,13 @@ public enum Directories {
         for part in path.split(separator: "/") {
             prefix += part
             if mkdir(prefix, 0o755) != 0 {
-                guard errno == EEXIST else { throw FormatError.system(path: prefix, "cannot create the directory") }
-                // Something is there: a directory (or a link to one) is fine, anything else is in the way.
+                let failure = FormatError.system(path: prefix, "cannot create the directory")
+                let exists = errno == EEXIST
+                // A directory already there (or a link to one) is fine, whatever mkdir said (EEXIST, or
+                // EROFS / EACCES on some file systems); anything else there is in the way.
                 var status = stat()
-                guard stat(prefix, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
-                    throw FormatError(path: prefix, message: "exists and is not a directory")
-                }
+                if stat(prefix, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR { prefix += "/"; continue }
+                throw exists ? FormatError(path: prefix, message: "exists and is not a directory") : failure
             }
             prefix += "/"
         }
