@@ -58,9 +58,11 @@ final class LeftoverTemporaryFilesTests: XCTestCase {
         XCTAssertFalse(LeftoverTemporaryFiles.isNumberedName("step-.png", prefix: "step-", minimumDigits: 6, suffix: ".png"))
     }
 
-    func testAMissingDirectoryIsAnErrorNamingIt() {
-        XCTAssertThrowsError(try LeftoverTemporaryFiles.remove(in: directory + "/missing") { _ in true }) {
-            XCTAssertTrue("\($0)".contains(directory + "/missing"), "\($0)")
+    func testAMissingDirectoryHasNoneAndAFileIsAnErrorNamingIt() throws {
+        XCTAssertEqual(try LeftoverTemporaryFiles.remove(in: directory + "/missing") { _ in true }, [])
+        XCTAssertTrue(FileManager.default.createFile(atPath: directory + "/file", contents: Data([1])))
+        XCTAssertThrowsError(try LeftoverTemporaryFiles.remove(in: directory + "/file") { _ in true }) {
+            XCTAssertEqual("\($0)", "\(directory)/file: cannot open the directory: Not a directory")
         }
     }
 }

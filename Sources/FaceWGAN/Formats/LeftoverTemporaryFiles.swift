@@ -12,11 +12,14 @@ import Darwin
 /// its own outputs, and nothing else. A user's ".notes.tmp-1", or a leftover of another tool, stays.
 public enum LeftoverTemporaryFiles {
     /// Removes the leftovers in `directory` whose target `isOwnOutput` accepts, and returns the names of
-    /// the entries that remain (the listing without them). A directory that cannot be listed is an error
-    /// naming it; a leftover that cannot be removed stays (it is listed among the remaining names).
+    /// the entries that remain (the listing without them). A missing directory has none (RUN/samples
+    /// before the first grid); one that cannot be listed otherwise is an error naming it. A leftover
+    /// that cannot be removed stays (it is listed among the remaining names).
     @discardableResult
     public static func remove(in directory: String, ownedTargets isOwnOutput: (Substring) -> Bool) throws -> [String] {
         var remaining: [String] = []
+        var status = stat()
+        if lstat(directory, &status) != 0 && errno == ENOENT { return [] }
         for name in try listDirectory(directory) {
             if let target = leftoverTarget(name), isOwnOutput(target),
                unlink((directory == "/" ? "" : directory) + "/" + name) == 0 || errno == ENOENT {
