@@ -37,6 +37,7 @@ bench: build
 	THREADS=$(THREADS) BIN=$(BIN) sh bench/preprocess_bench.sh
 	THREADS=$(THREADS) BIN=$(BIN) sh bench/evaluate_bench.sh
 	THREADS=$(THREADS) BIN=$(BIN) sh bench/scaling_bench.sh
+	sh bench/sha256_bench.sh
 
 # libFuzzer targets for every parser of untrusted input (Fuzz/), FUZZ_SECONDS each, one after the other;
 # crashing inputs land in Tests/Fixtures/fuzz-regressions/<target>/, replayed by `make test`.

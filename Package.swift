@@ -26,6 +26,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 of shards (BoringSSL's assembly: SHA extensions where the CPU has them).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "blas",
@@ -51,7 +53,9 @@ let package = Package(
         .target(name: "CMPIBridge", dependencies: ["CMPI"], cSettings: [.unsafeFlags(["-O2"])]),
 
         .target(name: "FaceEngine", dependencies: ["CBLAS", "CDNNLBridge"], swiftSettings: kernels),
-        .target(name: "FaceWGAN", dependencies: ["FaceEngine", "CJPEG", "CPNG", "CImageCodec"], swiftSettings: optimize),
+        .target(name: "FaceWGAN", dependencies: [
+            "FaceEngine", "CJPEG", "CPNG", "CImageCodec", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: optimize),
         // FaceWGAN's `Collective` over MPI, for `train` under mpirun / srun (the library stays MPI-free).
         .target(name: "FaceWGANMPI", dependencies: ["FaceWGAN", "CMPIBridge"]),
         // What the four tools share on the command line (options, start-up, messages).

@@ -6,7 +6,7 @@ import ToolSupport
 
 /// `make bench`: times the engine's WGAN-GP steps and prints one JSON line per configuration.
 @main
-struct Bench: ParsableCommand {
+struct Bench: FaceWGANTool {
     static let configuration = CommandConfiguration(
         commandName: "facewgan-bench",
         abstract: "Time the WGAN-GP critic and generator steps (one JSON line per configuration).",
@@ -14,53 +14,55 @@ struct Bench: ParsableCommand {
         One configuration per run (make bench runs size 64 and 32, critic norm none and layer), random data.
         peak_fraction divides the useful GFLOP/s by --peak-gflops (this machine's measured AVX-512 FMA
         peak at 2 threads, ../shared/bench/README.md: 348).
+        --backend auto runs onednn when it loads, else blas, and the JSON line names the one that ran. The
+        benchmark measures afresh: --tune on ignores the kernel plan cache.
         """)
 
-    @Option(help: "Threads for our loops and BLAS.") var threads = System.coreCount
+    @OptionGroup var common: CommonOptions
     @Option(help: "Image size (32, 64, 128).") var size = 64
-    @Option(help: "Critic variant (layer, none).") var criticNorm = "none"
+    @Option(help: "Critic variant.") var criticNorm = ModelConfiguration.CriticNorm.none
     @Option(help: "Generator width.") var width = 64
     @Option(help: "Batch size.") var batch = 64
     @Option(help: "Timed generator iterations (each 5 critic + 1 generator step).") var iterations = 3
     @Option(help: "fp32 peak GFLOP/s used for peak_fraction.") var peakGflops = 348.0
-    @Option(help: "Kernel backend: blas or onednn.") var backend = "blas"
-    @Option(help: "Precision of the heavy kernels: fp32 or bf16 (bf16 needs onednn).") var precision = "fp32"
-    @Option(help: "Kernel plan (onednn): on measures every candidate per pass and shape, off is the fixed default.")
-    var tune = KernelTuner.Mode.on
+    @OptionGroup var backendOptions: BackendOptions
     @Option(help: "Pin one kernel wherever it applies.")
     var kernel: ConvolutionKernel?
     @Flag(help: "Skip the per-pass matmul reference (faster; the passes' matmul_gflops are then absent).")
     var noMatmulReference = false
 
     func run() throws {
-        BLASRuntime.ensureFastKernels()
-        Parallel.setThreadCount(threads)
-        guard let norm = ModelConfiguration.CriticNorm(rawValue: criticNorm) else {
-            throw ValidationError("unknown critic norm '\(criticNorm)' (use layer or none)")
-        }
-        guard let precisionValue = ComputePrecision(rawValue: precision) else {
-            throw ValidationError("unknown precision '\(precision)' (use fp32 or bf16)")
-        }
+        common.prepareEngine()
+        let precision = backendOptions.precision
         let engine: ComputeBackend
-        switch backend {
-        case "blas":
-            guard precisionValue == .fp32 else { throw ValidationError("--precision bf16 needs --backend onednn") }
-            engine = BLASBackend()
-        case "onednn":
-            if precisionValue == .bf16 && !OneDNNBackend.supportsBF16 {
+        switch resolvedBackend() {
+        case .onednn:
+            if precision == .bf16 && !OneDNNBackend.supportsBF16 {
                 // A line rather than a failure, so that `make bench` runs on every CPU.
-                print("{\"backend\": \"onednn\", \"precision\": \"bf16\", \"size\": \(size), \"critic_norm\": \"\(criticNorm)\", "
+                print("{\"backend\": \"onednn\", \"precision\": \"bf16\", \"size\": \(size), \"critic_norm\": \"\(criticNorm.rawValue)\", "
                       + "\"skipped\": \"no bf16 on this CPU (oneDNN ISA \(OneDNNBackend.instructionSet))\"}")
                 return
             }
             // The benchmark measures afresh (no cache): its plan is this sitting's.
-            let tuner = kernel.map { KernelTuner(pinning: $0) } ?? KernelTuner(mode: tune)
-            engine = try OneDNNBackend(precision: precisionValue, tuner: tuner)
-        default: throw ValidationError("unknown backend '\(backend)' (use blas or onednn)")
+            let tuner = kernel.map { KernelTuner(pinning: $0) } ?? KernelTuner(mode: backendOptions.tune)
+            engine = try OneDNNBackend(precision: precision, tuner: tuner)
+        default:
+            engine = BLASBackend()
         }
         // One configuration per process, so that peak_rss_mib is this configuration's own.
-        print(try measure(ModelConfiguration(imageSize: size, width: width, latentDimension: 128, criticNorm: norm),
-                      engine: engine, precision: precisionValue))
+        print(try measure(ModelConfiguration(imageSize: size, width: width, latentDimension: 128, criticNorm: criticNorm),
+                      engine: engine, precision: precision))
+    }
+
+    /// blas or onednn: `auto` is onednn when it loads (always for bf16, which only onednn computes), as
+    /// `BackendOptions.makeBackend` decides, so that the JSON line names the backend that ran.
+    func resolvedBackend() -> BackendChoice {
+        switch backendOptions.backend {
+        case .auto:
+            if backendOptions.precision == .bf16 { return .onednn }
+            return (try? OneDNNBackend(precision: .fp32, tuner: KernelTuner(mode: .off))) != nil ? .onednn : .blas
+        case let choice: return choice
+        }
     }
 
     func measure(_ model: ModelConfiguration, engine: ComputeBackend, precision: ComputePrecision) throws -> String {
@@ -110,7 +112,7 @@ struct Bench: ParsableCommand {
         var usage = rusage()
         getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
         let fields: [(String, String)] = [
-            ("backend", "\"\(backend)\""), ("precision", "\"\(precision.rawValue)\""),
+            ("backend", "\"\(engine.name)\""), ("precision", "\"\(precision.rawValue)\""),
             ("size", "\(model.imageSize)"), ("width", "\(model.width)"), ("batch", "\(batch)"),
             ("critic_norm", "\"\(model.criticNorm.rawValue)\""), ("threads", "\(Parallel.threadCount)"),
             ("blas_core", "\"\(BLASRuntime.coreName ?? "unknown")\""),

@@ -32,7 +32,11 @@ struct FaceGen: ParsableCommand {
     }
 
     func run() throws {
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try Directories.create(out)
+        // A killed earlier run's temporary faces (".000123.png.tmp-<hex>"); nothing else of the directory.
+        try LeftoverTemporaryFiles.remove(in: out) {
+            LeftoverTemporaryFiles.isNumberedName($0, prefix: "", minimumDigits: 6, suffix: ".png")
+        }
         let failures = FailureList()
         DispatchQueue.concurrentPerform(iterations: count) { index in
             do {

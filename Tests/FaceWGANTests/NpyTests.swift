@@ -51,7 +51,7 @@ final class NpyTests: XCTestCase {
     func testLatentHeaderInBothVersions() throws {
         let latents: [[Float]] = [[1, 2, 3], [4, 5, 6]]
         for version: UInt8 in [1, 2] {
-            let bytes = LatentStreamTests.npy(latents, version: version)
+            let bytes = LatentReaderTests.npy(latents, version: version)
             let info = try Npy.readHeader(bytes, path: "z.npy")
             XCTAssertEqual(info.descr, "<f4")
             XCTAssertEqual(info.shape, [2, 3])
@@ -61,7 +61,7 @@ final class NpyTests: XCTestCase {
             XCTAssertEqual(columns, 3)
         }
         // Through a stream, exactly the header's bytes are consumed, so the stream is left at the data.
-        let bytes = LatentStreamTests.npy(latents, version: 2)
+        let bytes = LatentReaderTests.npy(latents, version: 2)
         var consumed = 0
         let info = try Npy.readHeader(path: "<stdin>") { count in
             defer { consumed += count }
@@ -77,17 +77,17 @@ final class NpyTests: XCTestCase {
             }
         }
         let latents: [[Float]] = [[1, 2, 3]]
-        refusal(LatentStreamTests.npy(latents, descr: "|u1"), ["dtype '|u1'", "float32"])
-        refusal(LatentStreamTests.npy(latents, fortran: true), ["Fortran"])
-        refusal(LatentStreamTests.npy(latents, shape: "(3,)"), ["(3,)", "1 dimension", "(N, Z)"])
-        refusal(LatentStreamTests.npy(latents, shape: "(1, 1, 3)"), ["(1, 1, 3)", "3 dimensions"])
-        refusal(LatentStreamTests.npy([], shape: "(4, 0)"), ["(4, 0)", "not usable"])
+        refusal(LatentReaderTests.npy(latents, descr: "|u1"), ["dtype '|u1'", "float32"])
+        refusal(LatentReaderTests.npy(latents, fortran: true), ["Fortran"])
+        refusal(LatentReaderTests.npy(latents, shape: "(3,)"), ["(3,)", "1 dimension", "(N, Z)"])
+        refusal(LatentReaderTests.npy(latents, shape: "(1, 1, 3)"), ["(1, 1, 3)", "3 dimensions"])
+        refusal(LatentReaderTests.npy([], shape: "(4, 0)"), ["(4, 0)", "not usable"])
         let shard = Npy.header(descr: "|u1", shape: [1, 2, 2, 3]) + [UInt8](repeating: 0, count: 12)
         refusal(shard, ["'|u1'"])
     }
 
     func testHeaderRefusalsNameTheFileAndTheField() {
-        let good = LatentStreamTests.npy([[1, 2, 3]])
+        let good = LatentReaderTests.npy([[1, 2, 3]])
         assertRefused(Array("not a numpy file at all".utf8), path: "a.npy", mentioning: ["not a .npy file"])
         assertRefused(Array(good.prefix(5)), mentioning: ["truncated .npy header"])
         assertRefused(Array(good.prefix(60)), mentioning: ["truncated .npy header"])
@@ -97,10 +97,10 @@ final class NpyTests: XCTestCase {
             version[7] = minor
             assertRefused(version, mentioning: ["version \(major).\(minor)", "not supported", "1.0, 2.0 and 3.0"])
         }
-        var long = LatentStreamTests.npy([[1, 2, 3]], version: 2)
+        var long = LatentReaderTests.npy([[1, 2, 3]], version: 2)
         long[10] = 0x10  // header length over 1 MiB
         assertRefused(long, mentioning: ["too long"])
-        long = LatentStreamTests.npy([[1, 2, 3]], version: 2)
+        long = LatentReaderTests.npy([[1, 2, 3]], version: 2)
         long[8...11] = [0x11, 0x27, 0, 0]  // 10,001: one over numpy.load's max_header_size
         assertRefused(long, mentioning: ["10001 bytes is too long", "more than 10000"])
         let withHeader = Self.withHeader
@@ -183,7 +183,7 @@ final class NpyTests: XCTestCase {
         for (dictionary, shape) in variants {
             XCTAssertEqual(try Npy.readHeader(Self.withHeader(dictionary), path: "x.npy").shape, shape, dictionary)
         }
-        var three = LatentStreamTests.npy([[1, 2, 3]], version: 2)
+        var three = LatentReaderTests.npy([[1, 2, 3]], version: 2)
         three[6] = 3
         XCTAssertEqual(try Npy.readHeader(three, path: "x.npy").shape, [1, 3])
     }

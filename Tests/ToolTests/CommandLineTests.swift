@@ -17,6 +17,10 @@ final class CommandLineTests: XCTestCase {
             ("interpolate", ["--z-dim", "8", "--keyframes", "2", "--backend", "blass"], "'blass' is invalid for '--backend <backend>'"),
             ("preprocess", ["in", "--out", "o", "--filter", "nearest"], "'nearest' is invalid for '--filter <filter>'. Please provide one of 'box', 'bilinear', 'bicubic' or 'lanczos'."),
             ("preprocess", ["in", "--out", "o", "--crop", "square"], "'square' is invalid for '--crop <crop>'. Please provide one of 'center', 'box' or 'none'."),
+            ("facewgan-bench", ["--backend", "cuda"], "'cuda' is invalid for '--backend <backend>'. Please provide one of 'auto', 'blas' or 'onednn'."),
+            ("facewgan-bench", ["--precision", "fp16"], "'fp16' is invalid for '--precision <precision>'. Please provide one of 'fp32' and 'bf16'."),
+            ("facewgan-bench", ["--critic-norm", "batch"], "'batch' is invalid for '--critic-norm <critic-norm>'. Please provide one of 'layer' and 'none'."),
+            ("facewgan-bench", ["--backend", "blas", "--precision", "bf16"], "--precision bf16 needs the onednn backend"),
         ]
         for (tool, arguments, message) in cases {
             let result = try ToolRunner.run(tool, arguments)

@@ -218,7 +218,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testTemporaryFilesOfAKilledRunAreRemovedNextTime() throws {
-        let leftovers = [run + "/.checkpoint.safetensors.tmp-Ab12", run + "/.config.json.tmp-x", run + "/samples/.step-000002.png.tmp-q"]
+        let leftovers = [run + "/.checkpoint.safetensors.tmp-Ab12", run + "/.config.json.tmp-3e", run + "/samples/.step-000002.png.tmp-c0ffee"]
         for path in leftovers { FileManager.default.createFile(atPath: path, contents: Data(count: 100)) }
         FileManager.default.createFile(atPath: run + "/notes.tmp-keep", contents: Data("mine".utf8))
         FileManager.default.createFile(atPath: run + "/.tmp-keep", contents: Data("mine".utf8))
@@ -231,7 +231,7 @@ final class HostileInputTests: XCTestCase {
         // preprocess: a killed run's partial shard goes; --force takes the earlier run's shards, not other files.
         let shards = root.appendingPathComponent("again").path
         try FileManager.default.copyItem(atPath: data, toPath: shards)
-        for name in [".shard-00005.npy.tmp-zz", ".index.json.tmp-1", "shard-00009.npy"] {
+        for name in [".shard-00005.npy.tmp-9e", ".index.json.tmp-1", "shard-00009.npy"] {
             FileManager.default.createFile(atPath: shards + "/" + name, contents: Data(count: 10))
         }
         FileManager.default.createFile(atPath: shards + "/README", contents: Data("mine".utf8))

@@ -3,7 +3,8 @@ import FaceEngine
 import XCTest
 
 /// `train probe` end to end: a probe file written here, the tool run, its losses checked against an
-/// independent evaluation in this process (separate forwards, input gradients by the plain backward).
+/// independent evaluation in this process (separate forwards, input gradients by the plain backward),
+/// and its gradients against finite differences of its own losses.
 final class ProbeToolTests: XCTestCase {
     func makeProbe(norm: ModelConfiguration.CriticNorm, batch: Int = 3) -> (Safetensors, Generator, Critic, [String: [Float]]) {
         let configuration = ModelConfiguration(imageSize: 32, width: 4, latentDimension: 8, criticNorm: norm)
@@ -92,6 +93,72 @@ final class ProbeToolTests: XCTestCase {
             }
             XCTAssertEqual(gradients.tensors.keys.filter { $0.hasPrefix("loss.") }.count, 4)
             }
+        }
+    }
+
+    /// The probe's gradients against central differences of its own losses: weights of the input file
+    /// moved by +-h, the probe evaluated again (`GradientProbe.evaluate`, what the tool runs), and
+    /// (L(w+h) - L(w-h)) / 2h compared with the tool's grad.
+    /// The penalty jumps where a LeakyReLU of the interpolates changes side (its input gradient does),
+    /// and a step across such a kink gives a difference of order jump / 2h. So a difference counts only
+    /// once it is stable: the same at h and h/2 (h from 1e-3 down to 6e-5), which a step across a kink is
+    /// not; of each tensor the largest-gradient elements are tried until one is. Tolerance 3% of the
+    /// difference plus an absolute part from the Float32 losses' rounding over 2h >= 1.25e-4: the critic
+    /// loss (about 1-10) rounds at about 1e-6, so 1e-2; the generator loss (about 0.1) at about 1e-8, so
+    /// 1e-4. Every gradient checked is over twice that, so that a wrong sign fails, and a wrong factor or
+    /// a missing term moves it by far more.
+    func testProbeGradientsMatchFiniteDifferencesOfItsLosses() throws {
+        let checked: [(tensor: String, loss: String)] = [
+            ("critic.conv1.weight", "loss.critic"), ("critic.conv2.weight", "loss.critic"), ("critic.conv2.bias", "loss.critic"),
+            ("critic.conv3.weight", "loss.critic"), ("critic.fc.weight", "loss.critic"),
+            ("critic.norm2.weight", "loss.critic"), ("critic.norm3.bias", "loss.critic"),
+            ("generator.fc.weight", "loss.generator"), ("generator.bn0.weight", "loss.generator"),
+            ("generator.up1.weight", "loss.generator"), ("generator.out.weight", "loss.generator"),
+            ("generator.out.bias", "loss.generator"),
+        ]
+        let relative = 3e-2
+        for norm in ModelConfiguration.CriticNorm.allCases {
+            let (probe, _, _, _) = makeProbe(norm: norm, batch: 2)
+            let directory = try ToolRunner.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let input = directory.appendingPathComponent("probe.safetensors").path
+            let output = directory.appendingPathComponent("gradients.safetensors").path
+            try probe.write(path: input)
+            let result = try ToolRunner.run("train", ["probe", "--input", input, "--output", output, "--quiet", "--backend", "blas"])
+            XCTAssertEqual(result.status, 0, result.standardError)
+            let gradients = try Safetensors.read(path: output)
+            var count = 0
+            for (name, lossName) in checked where probe.tensors[name] != nil {
+                let gradient = try XCTUnwrap(gradients.tensors["grad." + name], name).values
+                let absolute = lossName == "loss.critic" ? 1e-2 : 1e-4
+                func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= relative * abs(b) + absolute }
+                func difference(_ index: Int, step: Float) throws -> Double {
+                    func loss(moved offset: Float) throws -> Double {
+                        var moved = probe
+                        moved.tensors[name]!.values[index] += offset
+                        return Double(try GradientProbe.evaluate(moved, path: input, backend: BLASBackend()).tensors[lossName]!.values[0])
+                    }
+                    return (try loss(moved: step) - loss(moved: -step)) / (2 * Double(step))
+                }
+                /// The difference at the largest step that agrees with the one at half of it.
+                func stableDifference(_ index: Int) throws -> Double? {
+                    for step: Float in [1e-3, 5e-4, 2.5e-4, 1.25e-4] {
+                        let coarse = try difference(index, step: step), fine = try difference(index, step: step / 2)
+                        if close(coarse, fine) { return fine }
+                    }
+                    return nil
+                }
+                let candidates = gradient.indices.sorted { abs(gradient[$0]) > abs(gradient[$1]) }.prefix(4)
+                for index in candidates {
+                    guard let numeric = try stableDifference(index) else { continue }
+                    let analytic = Double(gradient[index])
+                    XCTAssertTrue(close(analytic, numeric), "\(norm) \(name)[\(index)]: grad \(analytic), finite difference \(numeric)")
+                    XCTAssertGreaterThan(abs(numeric), 2 * absolute, "\(norm) \(name): a gradient this small checks nothing")
+                    count += 1
+                    break
+                }
+            }
+            XCTAssertEqual(count, norm == .layer ? checked.count : checked.count - 2, "\(norm): tensors with a stable difference")
         }
     }
 

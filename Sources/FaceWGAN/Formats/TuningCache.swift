@@ -54,7 +54,7 @@ public final class TuningCache {
         let document: [String: Any] = ["format": Self.format, "version": Self.version, "machines": sections]
         guard let data = try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         else { return }
-        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? Directories.create(url.deletingLastPathComponent().path)
         try? AtomicFile.write(data, to: url.path)
     }
 

@@ -76,8 +76,8 @@ public final class Sampler {
         var sheetFile: AtomicStreamFile?
         switch destination {
         case .directory(let directory):
-            try Self.makeDirectory(directory)
-            Self.removeTemporaryImages(in: directory)
+            try Directories.create(directory)
+            try Self.removeTemporaryImages(in: directory)
         case .grid(let path, let columns, let padding, let background):
             sheetFile = try AtomicStreamFile(path: path)
             sheet = ContactSheet(tileSize: size, columns: columns, padding: padding, background: background)
@@ -161,28 +161,11 @@ public final class Sampler {
     }
 
     /// The temporary images (".000123.png.tmp-<hex>", AtomicStreamFile's names for `fileName`) that a
-    /// sample killed with SIGKILL left; a signal it can catch leaves none. Only names of exactly that
-    /// form go: whatever else is in the directory is the user's.
-    static func removeTemporaryImages(in directory: String) {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-            guard let (target, suffix) = AtomicStreamFile.temporaryNameParts(name), target.hasSuffix(".png"),
-                  !suffix.isEmpty, suffix.allSatisfy(\.isHexDigit) else { continue }
-            let index = target.dropLast(4)
-            guard index.count >= 6, index.allSatisfy({ ("0"..."9").contains($0) }) else { continue }
-            unlink((directory as NSString).appendingPathComponent(name))
-        }
-    }
-
-    static func makeDirectory(_ path: String) throws {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw FormatError(path: path, message: "exists and is not a directory") }
-            return
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw FormatError(path: path, message: "cannot create the output directory (\(error.localizedDescription))")
+    /// sample killed with SIGKILL left; a signal it can catch leaves none. Only temporaries of names
+    /// sample writes go: whatever else is in the directory is the user's.
+    static func removeTemporaryImages(in directory: String) throws {
+        try LeftoverTemporaryFiles.remove(in: directory) {
+            LeftoverTemporaryFiles.isNumberedName($0, prefix: "", minimumDigits: 6, suffix: ".png")
         }
     }
 }

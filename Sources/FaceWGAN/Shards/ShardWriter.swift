@@ -83,11 +83,8 @@ public final class ShardDirectoryWriter {
         var status = stat()
         if stat(directory, &status) == 0 {
             guard (status.st_mode & S_IFMT) == S_IFDIR else { throw FormatError(path: directory, message: "exists and is not a directory") }
-            // Temporary files of a run that was killed (".shard-00003.npy.tmp-x7Qa"): never anyone's data.
-            var entries = [String]()
-            for name in try listDirectory(directory) {
-                if isOwnFile(name, temporary: true) { unlink(directory + "/" + name) } else { entries.append(name) }
-            }
+            // Temporary files of a run that was killed (".shard-00003.npy.tmp-5f0c2a"): never anyone's data.
+            let entries = try LeftoverTemporaryFiles.remove(in: directory, ownedTargets: isOwnFile)
             if !entries.isEmpty {
                 guard overwrite else {
                     throw FormatError(path: directory, message: "is not empty (\(entries.count) entries); use --force to overwrite")
@@ -97,49 +94,17 @@ public final class ShardDirectoryWriter {
                 try? AtomicStreamFile.syncDirectory(directory, for: index)  // best effort
                 // The earlier run's shards and manifest (only files of our naming), so that no stale shard
                 // survives next to the new index.
-                for name in entries where isOwnFile(name, temporary: false) { unlink(directory + "/" + name) }
+                for name in entries where isOwnFile(name[...]) { unlink(directory + "/" + name) }
             }
         } else {
-            try makeDirectories(directory)
+            try Directories.create(directory)
         }
     }
 
-    /// shard-NNNNN.npy, manifest.tsv and index.json, or (`temporary`) their AtomicStreamFile temporaries.
-    private static func isOwnFile(_ name: String, temporary: Bool) -> Bool {
-        var base = name[...]
-        if temporary {
-            guard let parts = AtomicStreamFile.temporaryNameParts(name) else { return false }
-            base = parts.target
-        }
-        return base == "manifest.tsv" || base == "index.json"
-            || base.hasPrefix("shard-") && base.hasSuffix(".npy") && base.dropFirst(6).dropLast(4).allSatisfy(\.isNumber)
-    }
-
-    static func listDirectory(_ directory: String) throws -> [String] {
-        guard let handle = opendir(directory) else { throw FormatError.system(path: directory, "cannot open the directory") }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
-
-    /// mkdir -p, with errors that name the directory and the system's reason.
-    static func makeDirectories(_ path: String) throws {
-        var prefix = path.hasPrefix("/") ? "/" : ""
-        for part in path.split(separator: "/") {
-            prefix += part
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw FormatError.system(path: prefix, "cannot create the directory") }
-            prefix += "/"
-        }
-        var status = stat()
-        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
-            throw FormatError(path: path, message: "exists and is not a directory")
-        }
+    /// shard-NNNNN.npy, manifest.tsv and index.json: the names a shard directory's writer owns.
+    private static func isOwnFile(_ name: Substring) -> Bool {
+        name == "manifest.tsv" || name == "index.json"
+            || LeftoverTemporaryFiles.isNumberedName(name, prefix: "shard-", minimumDigits: 0, suffix: ".npy")
     }
 
     /// Appends one image: S*S*3 bytes (rows of RGB), with its source path and crop box for the manifest.
@@ -182,7 +147,7 @@ public final class ShardDirectoryWriter {
         try closeShard()
         try manifest?.commit(directorySync: .bestEffort)
         manifest = nil
-        for name in try Self.listDirectory(directory) where name.hasPrefix("shard-") && name.hasSuffix(".npy") {
+        for name in try LeftoverTemporaryFiles.listDirectory(directory) where name.hasPrefix("shard-") && name.hasSuffix(".npy") {
             if !shards.contains(where: { $0.file == name }) { unlink(directory + "/" + name) }
         }
         let index = ShardIndex(format: ShardIndex.formatName, version: ShardIndex.currentVersion, imageSize: imageSize,

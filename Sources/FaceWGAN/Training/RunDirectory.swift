@@ -38,13 +38,16 @@ public struct RunDirectory {
             + "continue it with --resume, or start over with --force (which replaces its checkpoint, metrics and samples)")
     }
 
-    /// ".<name>.tmp-<random>" files (AtomicStreamFile's) that a killed run left in RUN/ and RUN/samples.
-    public func removeLeftovers() {
-        for directory in [path, samplesPath] {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            where AtomicStreamFile.temporaryNameParts(name) != nil {
-                try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
-            }
+    /// The files a run writes in RUN/ (its grids go to RUN/samples).
+    static let ownNames: Set<String> = [Checkpoint.fileName, configurationName, metricsName, reportName, timeSpentName,
+                                        TrainingQuality.floorFileName]
+
+    /// The temporary files (AtomicStreamFile's) of these outputs that a killed run left in RUN/ and
+    /// RUN/samples; nothing else, whatever its name.
+    public func removeLeftovers() throws {
+        try LeftoverTemporaryFiles.remove(in: path) { Self.ownNames.contains(String($0)) }
+        try LeftoverTemporaryFiles.remove(in: samplesPath) {
+            LeftoverTemporaryFiles.isNumberedName($0, prefix: "step-", minimumDigits: 6, suffix: ".png")
         }
     }
 
@@ -58,7 +61,7 @@ public struct RunDirectory {
     /// under --force with none of the earlier run's checkpoint, report or grids; a resumed run drops
     /// the metric lines past its checkpoint's step (they belong to lost work).
     func prepare(resumed: Bool, force: Bool, step: Int) throws {
-        try ShardDirectoryWriter.makeDirectories(path)
+        try Directories.create(path)
         if resumed {
             try trimMetrics(after: step)
             return
@@ -106,7 +109,7 @@ public struct RunDirectory {
     }
 
     func writeGrid(_ png: [UInt8], step: Int) throws {
-        try FileManager.default.createDirectory(atPath: samplesPath, withIntermediateDirectories: true)
+        try Directories.create(samplesPath)
         try AtomicFile.write(png, to: gridPath(step: step))
     }
 

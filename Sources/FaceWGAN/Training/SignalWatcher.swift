@@ -35,9 +35,12 @@ public final class SignalWatcher {
         return signal
     }
 
-    deinit { restore() }
+    deinit { stopWatchingAndResetToDefault() }
 
-    public func restore() {
+    /// Stops watching and gives each watched signal its default action (SIG_DFL), whatever its
+    /// disposition was before the watcher: a version that put the earlier ones back raced with a
+    /// tool's own handler and lost a start-up signal (commits 0872b4f, 279e351).
+    public func stopWatchingAndResetToDefault() {
         for source in sources { source.cancel() }
         for number in signals { Glibc.signal(number, SIG_DFL) }
     }

@@ -61,7 +61,7 @@ public final class TrainingRun {
         stop = signals ?? SignalWatcher(signals: [SIGINT, SIGTERM])
         let directory = RunDirectory(request.out)
         if collective.isRoot {
-            directory.removeLeftovers()
+            try directory.removeLeftovers()
             try directory.requireAllowed(by: request)
         }
         let resume = request.resume ? try RunResume.read(directory, collective: collective) : nil
@@ -141,7 +141,7 @@ public final class TrainingRun {
     // MARK: - The loop
 
     public func run() throws -> Outcome {
-        defer { stop.restore() }
+        defer { stop.stopWatchingAndResetToDefault() }
         let start = Date()
         var interval = IntervalStatistics()
         let batch = options.hyperparameters.batchSize, criticIterations = options.hyperparameters.criticIterations

@@ -3,7 +3,7 @@ import XCTest
 @testable import FaceWGAN
 
 /// Tests of the latent stream formats: text and float32 .npy in, text out.
-final class LatentStreamTests: XCTestCase {
+final class LatentReaderTests: XCTestCase {
     var directory: String!
 
     override func setUpWithError() throws {
