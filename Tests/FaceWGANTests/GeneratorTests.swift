@@ -39,11 +39,11 @@ final class GeneratorTests: XCTestCase {
             let generator = makeGenerator(backend: backend)
             var random = RandomGenerator(seed: 42)
             let latents = Tensor.random([5, 8], random: &random)
-            let batchImages = try! generator.forward(latents: latents.pointer, count: 5, mode: .evaluation).array
+            let batchImages = try! generator.forward(latents: latents.pointer, count: 5, mode: .evaluation).images.array
             XCTAssertTrue(batchImages.allSatisfy { $0 >= -1 && $0 <= 1 }, backend.name)
             let item = configuration.imageItemSize
             for sample in 0..<5 {
-                let single = try! generator.forward(latents: latents.pointer + sample * 8, count: 1, mode: .evaluation).array
+                let single = try! generator.forward(latents: latents.pointer + sample * 8, count: 1, mode: .evaluation).images.array
                 let difference = zip(single, batchImages[(sample * item)..<((sample + 1) * item)]).map { abs($0 - $1) }.max()!
                 // The backend may sum in another order for another batch size: equal up to Float rounding.
                 XCTAssertLessThan(difference, 1e-5, "\(backend.name) sample \(sample)")

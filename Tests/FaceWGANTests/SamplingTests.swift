@@ -65,11 +65,11 @@ final class SamplingTests: XCTestCase {
         var normals = GaussianLatents(dimension: 8, seed: 5)
         let latents = (0..<5).flatMap { _ in normals.next() }
         let size = 32 * 32 * 3
-        let together = try! sampler.generator.forward(latents: latents, count: 5, mode: .evaluation).array
+        let together = try! sampler.generator.forward(latents: latents, count: 5, mode: .evaluation).images.array
         let togetherBytes = try! sampler.decode(latents: latents, count: 5)
         for index in 0..<5 {
             let alone = Array(latents[(index * 8)..<((index + 1) * 8)])
-            let single = try! sampler.generator.forward(latents: alone, count: 1, mode: .evaluation).array
+            let single = try! sampler.generator.forward(latents: alone, count: 1, mode: .evaluation).images.array
             let expected = Array(together[(index * size)..<((index + 1) * size)])
             let largest = zip(single, expected).map { abs($0 - $1) }.max()!
             XCTAssertLessThan(largest, 1e-5, "image \(index): largest difference \(largest)")

@@ -36,7 +36,7 @@ final class WGANGPLossTests: XCTestCase {
         let real = Tensor(shape: [batch, 3, 32, 32])
         random.fillUniform(real.buffer, low: -1, high: 1)
         let z = Tensor.random([batch, 8], random: &random)
-        let fake = try! generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false)).clone()
+        let fake = try! generator.forward(latents: z.pointer, count: batch, mode: .training(updateRunningStatistics: false)).images.clone()
         let t = Tensor(shape: [batch])
         random.fillUniform(t.buffer)
         let fixture = Fixture(loss: WGANGPLoss(generator: generator, critic: critic, lambda: 10), real: real, fake: fake, t: t, z: z)
@@ -149,7 +149,7 @@ final class WGANGPLossTests: XCTestCase {
                 func generatorLoss() -> Double {
                     let fake = try! generator.forward(latents: fixture.z.pointer, count: batch,
                                                  mode: .training(updateRunningStatistics: false))
-                    return Double(try! fixture.loss.generatorLossAndGradients(fake: fake.pointer, batch: batch))
+                    return Double(try! fixture.loss.generatorLossAndGradients(fake: fake))
                 }
                 _ = generatorLoss()
                 let gradients = generator.parameters.gradients.clone()

@@ -53,7 +53,7 @@ final class ProbeToolTests: XCTestCase {
             // Independent evaluation: G in training mode once, then the critic on each part separately.
             let item = critic.configuration.imageItemSize
             let fake = try inputs["z"]!.withUnsafeBufferPointer {
-                try generator.forward(latents: $0.baseAddress!, count: batch, mode: .training(updateRunningStatistics: false)).array
+                try generator.forward(latents: $0.baseAddress!, count: batch, mode: .training(updateRunningStatistics: false)).images.array
             }
             func scores(_ images: [Float]) -> [Double] {
                 critic.inputBuffer(batch: batch).pointer.update(from: images, count: images.count)

@@ -36,14 +36,17 @@ public final class Generator {
     private var fcOutput = ReusableTensor()
     private var layoutImages = ReusableTensor()
     private var gradients = (ReusableTensor(), ReusableTensor())
-    private var batch = 0
+    /// Counts the forwards (and statistics passes) that overwrite the storage a `ForwardPass` refers to.
+    private var forwardGeneration = 0
     /// Set by data-parallel training: training-mode BatchNorm statistics and backward sums then cover
     /// the whole batch across processes (synchronised batch norm), so each process's part of the batch
     /// is normalized exactly as in one process. nil in one process.
-    public var batchNormSynchronization: BatchNorm2d.Synchronization?
+    public let batchNormSynchronization: BatchNorm2d.Synchronization?
 
-    public init(_ configuration: ModelConfiguration, backend: ComputeBackend) {
+    public init(_ configuration: ModelConfiguration, backend: ComputeBackend,
+                batchNormSynchronization: BatchNorm2d.Synchronization? = nil) {
         self.configuration = configuration
+        self.batchNormSynchronization = batchNormSynchronization
         self.backend = backend
         let activationLayout = backend.activationLayout
         self.layout = activationLayout
@@ -105,6 +108,7 @@ public final class Generator {
 
     /// Runs the layers before bn{index} and returns its input (preNormalization) [count, C, plane].
     private func forwardToNormalization(_ index: Int, latents z: UnsafePointer<Float>, count: Int, mode: Mode) throws -> Tensor {
+        forwardGeneration += 1
         let top = preNormalization.get([count * itemSize(normalization: 0)])
         if layout == .channelsFirst {
             try fc.forward(backend, parameters, batch: count, input: z, output: top.pointer)
@@ -122,9 +126,22 @@ public final class Generator {
         return preNormalization.current!
     }
 
-    /// Images [count, 3, S, S] for latents z [count, Z]. The result is reused by the next call.
-    public func forward(latents z: UnsafePointer<Float>, count: Int, mode: Mode) throws -> Tensor {
-        batch = count
+    /// What a forward keeps for its backward: the latents, every stage's activations (and, in the
+    /// generator's storage, the BatchNorm caches) and the images. It refers to storage the next forward
+    /// (or statistics pass) overwrites; a backward checks that it was given the latest pass.
+    public struct ForwardPass {
+        public let count: Int
+        /// [count, 3, S, S] in [-1, 1].
+        public let images: Tensor
+        fileprivate let latents: Tensor
+        /// activations[i]: the ReLU output after bn{i}, the input of up{i+1} (or of out).
+        fileprivate let activations: [Tensor]
+        fileprivate let training: Bool
+        fileprivate let generation: Int
+    }
+
+    /// Images [count, 3, S, S] for latents z [count, Z], with what a backward needs in training mode.
+    public func forward(latents z: UnsafePointer<Float>, count: Int, mode: Mode) throws -> ForwardPass {
         let kept = latents.get([count, configuration.latentDimension])
         kept.pointer.update(from: z, count: kept.count)
         _ = try forwardToNormalization(norms.count - 1, latents: kept.pointer, count: count, mode: mode)
@@ -139,17 +156,23 @@ public final class Generator {
                                      channels: 3, plane: configuration.imageSize * configuration.imageSize)
         }
         Tanh.forward(result.pointer, count: result.count)
-        return result
+        var training = false
+        if case .training = mode { training = true }
+        return ForwardPass(count: count, images: result, latents: kept, activations: activations.map { $0.current! },
+                           training: training, generation: forwardGeneration)
     }
 
-    /// Accumulates into `parameters.gradients` the gradient given dL/dimages of the last training forward.
-    /// `imageGradient` is overwritten.
-    public func backward(imageGradient: UnsafeMutablePointer<Float>) throws {
-        let count = batch
+    /// Accumulates into `parameters.gradients` the gradient given dL/dimages [count, 3, S, S] of a
+    /// training-mode `pass`, which must be this generator's latest. `imageGradient` is overwritten.
+    public func backward(_ pass: ForwardPass, imageGradient: UnsafeMutablePointer<Float>) throws {
+        Self.require(pass.training, "backward of an evaluation-mode forward (it keeps no batch statistics)")
+        Self.require(pass.generation == forwardGeneration,
+                     "backward: the generator has run another forward (or a statistics pass) since this pass")
+        let count = pass.count
         let largest = max(norms.indices.map(itemSize(normalization:)).max()!, configuration.imageItemSize)
         var current = gradients.0.get([count * largest]).pointer
         var other = gradients.1.get([count * largest]).pointer
-        Tanh.backward(output: images.current!.pointer, gradient: imageGradient, count: count * configuration.imageItemSize)
+        Tanh.backward(output: pass.images.pointer, gradient: imageGradient, count: count * configuration.imageItemSize)
         var outputGradient = UnsafePointer(imageGradient)
         if layout != .channelsFirst {
             let converted = layoutImages.get([count * configuration.imageItemSize])
@@ -158,18 +181,18 @@ public final class Generator {
             outputGradient = UnsafePointer(converted.pointer)
         }
         let last = norms.count - 1
-        try output.backward(backend, parameters, batch: count, input: activations[last].current!.pointer,
-                        outputGradient: outputGradient, inputGradient: current)
+        try output.backward(backend, parameters, batch: count, input: pass.activations[last].pointer,
+                            outputGradient: outputGradient, inputGradient: current)
         for index in stride(from: last, through: 0, by: -1) {
-            let activation = activations[index].current!
+            let activation = pass.activations[index]
             ReLU.backward(output: activation.pointer, gradient: current, count: activation.count)
             norms[index].backward(parameters, batch: count, outputGradient: current, inputGradient: other,
                                   cache: normCaches[index], synchronization: batchNormSynchronization)
             swap(&current, &other)
             if index > 0 {
                 try upsamplings[index - 1].backward(backend, parameters, batch: count,
-                                                input: activations[index - 1].current!.pointer,
-                                                outputGradient: current, inputGradient: other)
+                                                    input: pass.activations[index - 1].pointer,
+                                                    outputGradient: current, inputGradient: other)
                 swap(&current, &other)
             }
         }
@@ -178,8 +201,14 @@ public final class Generator {
                                      channels: norms[0].channels, plane: norms[0].plane)
             swap(&current, &other)
         }
-        try fc.backward(backend, parameters, batch: count, input: latents.current!.pointer, outputGradient: current,
-                    inputGradient: nil)
+        try fc.backward(backend, parameters, batch: count, input: pass.latents.pointer, outputGradient: current,
+                        inputGradient: nil)
+    }
+
+    /// A misuse of the passes stops the program with a message, in every build (-Ounchecked drops
+    /// preconditions), since going on would compute with overwritten numbers.
+    private static func require(_ condition: Bool, _ message: @autoclosure () -> String) {
+        if !condition { fatalError("Generator: \(message())") }
     }
 
     /// Sets every BatchNorm's running statistics to exactly what one training-mode pass over all of
@@ -236,7 +265,7 @@ public final class Generator {
         }
     }
 
-    /// The inputs of the ReLUs of the last forward (see `Critic.activationValues`), from the caches of
+    /// The inputs of the ReLUs of the latest forward (see `Critic.activationValues`), from the caches of
     /// batch normalization: their signs decide the ReLU pattern.
     func activationValues() -> [Float] {
         zip(norms, normCaches).flatMap { norm, cache -> [Float] in

@@ -49,7 +49,7 @@ public final class Sampler {
     /// Decodes `count` latents [count, Z] (already truncated) into 8-bit RGB tiles [count, S, S, 3].
     public func decode(latents: UnsafePointer<Float>, count: Int) throws -> [UInt8] {
         let size = imageSize, tileBytes = 3 * size * size
-        let images = try generator.forward(latents: latents, count: count, mode: .evaluation)
+        let images = try generator.forward(latents: latents, count: count, mode: .evaluation).images
         let imagePointer = UnsafePointer(images.pointer)
         return [UInt8](unsafeUninitializedCapacity: count * tileBytes) { buffer, initialized in
             let base = buffer.baseAddress!

@@ -53,11 +53,11 @@ public enum GradientProbe {
         }
         let terms = try real.values.withUnsafeBufferPointer { realValues in
             try t.values.withUnsafeBufferPointer { tValues in
-                try loss.criticLossAndGradients(real: realValues.baseAddress!, fake: fake.pointer,
+                try loss.criticLossAndGradients(real: realValues.baseAddress!, fake: fake.images.pointer,
                                             interpolation: tValues.baseAddress!, batch: batch)
             }
         }
-        let generatorLoss = try loss.generatorLossAndGradients(fake: fake.pointer, batch: batch)
+        let generatorLoss = try loss.generatorLossAndGradients(fake: fake)
 
         var output = Safetensors(metadata: ["format": "facewgan-probe", "version": "1"])
         output.tensors["loss.critic"] = SafetensorsTensor(shape: [1], values: [Float(terms.loss)])

@@ -43,8 +43,11 @@ public struct RunDirectory {
                                         TrainingQuality.floorFileName]
 
     /// The temporary files (AtomicStreamFile's) of these outputs that a killed run left in RUN/ and
-    /// RUN/samples; nothing else, whatever its name.
+    /// RUN/samples; nothing else, whatever its name. A file where RUN/ should be is left to `prepare`,
+    /// whose message names it.
     public func removeLeftovers() throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return }
         try LeftoverTemporaryFiles.remove(in: path) { Self.ownNames.contains(String($0)) }
         try LeftoverTemporaryFiles.remove(in: samplesPath) {
             LeftoverTemporaryFiles.isNumberedName($0, prefix: "step-", minimumDigits: 6, suffix: ".png")

@@ -91,10 +91,11 @@ public final class WGANGPLoss {
     }
 
     /// Sets `generator.parameters.gradients` to dL_G/dtheta, L_G = -mean D(G(z)), where `fake` is the
-    /// output of the generator's last training-mode forward [B, 3, S, S]. Returns L_G.
-    public func generatorLossAndGradients(fake: UnsafePointer<Float>, batch: Int) throws -> Double {
+    /// generator's latest training-mode forward (B images). Returns L_G.
+    public func generatorLossAndGradients(fake: Generator.ForwardPass) throws -> Double {
+        let batch = fake.count
         let input = critic.inputBuffer(batch: batch)
-        input.pointer.update(from: fake, count: input.count)
+        input.pointer.update(from: fake.images.pointer, count: input.count)
         let pass = try critic.forward(batch: batch)
         var sum = 0.0
         for sample in 0..<batch { sum += Double(pass.scores[sample]) }
@@ -102,7 +103,7 @@ public final class WGANGPLoss {
         seed.pointer.update(repeating: -1 / Float(batch), count: batch)
         let imageGradient = try critic.inputGradient(of: pass, samples: 0..<batch, seed: seed.pointer)
         generator.parameters.zeroGradients()
-        try generator.backward(imageGradient: imageGradient.values.pointer)
+        try generator.backward(fake, imageGradient: imageGradient.values.pointer)
         return -sum / Double(batch)
     }
 }

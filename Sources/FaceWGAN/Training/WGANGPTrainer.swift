@@ -60,8 +60,7 @@ public final class WGANGPTrainer {
         self.configuration = configuration
         self.hyperparameters = hyperparameters
         self.part = part
-        generator = Generator(configuration, backend: backend)
-        generator.batchNormSynchronization = batchNormSynchronization
+        generator = Generator(configuration, backend: backend, batchNormSynchronization: batchNormSynchronization)
         critic = Critic(configuration, backend: backend)
         random = RandomGenerator(seed: seed)
         generator.initialize(random: &random)
@@ -105,7 +104,7 @@ public final class WGANGPTrainer {
         let t = interpolation.get([batch])
         random.fillUniform(t.buffer)
         loss.lambda = hyperparameters.lambda
-        return try loss.criticLossAndGradients(real: real, fake: fake.pointer, interpolation: t.pointer + samples.lowerBound,
+        return try loss.criticLossAndGradients(real: real, fake: fake.images.pointer, interpolation: t.pointer + samples.lowerBound,
                                                batch: samples.count)
     }
 
@@ -129,7 +128,7 @@ public final class WGANGPTrainer {
         let z = sampleLatents(batch)
         let fake = try generator.forward(latents: z.pointer + samples.lowerBound * configuration.latentDimension,
                                          count: samples.count, mode: .training(updateRunningStatistics: false))
-        return try loss.generatorLossAndGradients(fake: fake.pointer, batch: samples.count)
+        return try loss.generatorLossAndGradients(fake: fake)
     }
 
     /// The second half of a generator step: Adam on the generator with `generator.parameters.gradients`.
