@@ -53,6 +53,8 @@ extension Train {
         @Option(name: .customLong(Settings.criticIterations.longName), help: ArgumentHelp(Settings.criticIterations.help))
         var criticIterations: Int?
         @Option(name: .customLong(Settings.lambda.longName), help: ArgumentHelp(Settings.lambda.help)) var penaltyWeight: Float?
+        @Option(name: .customLong(Settings.penaltyInterval.longName), help: ArgumentHelp(Settings.penaltyInterval.help))
+        var penaltyEvery: Int?
         @Option(name: .customLong(Settings.learningRate.longName), help: ArgumentHelp(Settings.learningRate.help)) var lr: Float?
         @Option(name: .customLong(Settings.criticLearningRate.longName), help: ArgumentHelp(Settings.criticLearningRate.help))
         var lrCritic: Float?
@@ -96,6 +98,7 @@ extension Train {
             request.give(Settings.batchSize, batch)
             request.give(Settings.criticIterations, criticIterations)
             request.give(Settings.lambda, penaltyWeight)
+            request.give(Settings.penaltyInterval, penaltyEvery)
             request.give(Settings.learningRate, lr)
             request.give(Settings.criticLearningRate, lrCritic)
             request.give(Settings.generatorLearningRate, lrGenerator)

@@ -180,6 +180,36 @@ final class TrainToolTests: XCTestCase {
         XCTAssertTrue(result.standardError.contains("--time-budget"), result.standardError)
     }
 
+    /// The recipe settings (--penalty-every, --lr-critic, --lr-generator) are recorded in the checkpoint
+    /// and a resumed run with them writes what an uninterrupted one writes; a run without them records
+    /// none of their keys.
+    func testRecipeSettingsResumeByteForByte() throws {
+        let recipe = ["--penalty-every", "3", "--lr-critic", "3e-4", "--lr-generator", "1e-4", "--n-critic", "2",
+                      "--checkpoint-every", "100", "--sample-every", "100", "--seed", "6"]
+        let straight = root.appendingPathComponent("straight").path, resumed = root.appendingPathComponent("resumed").path
+        XCTAssertEqual(try train(straight, ["--steps", "5"] + recipe).status, 0)
+        XCTAssertEqual(try train(resumed, ["--steps", "2"] + recipe).status, 0)
+        let result = try ToolRunner.run("train", ["--out", resumed, "--steps", "5", "--resume", "--threads", "2", "--quiet"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        let bytes = { (run: String) in try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint.safetensors")) }
+        XCTAssertTrue(try bytes(straight) == bytes(resumed), "resumed with the run's recipe, byte for byte")
+        let metadata = try Checkpoint.read(path: resumed + "/checkpoint.safetensors").metadata
+        XCTAssertEqual([metadata["penalty_every"], metadata["lr_critic"], metadata["lr_generator"]], ["3", "0.0003", "0.0001"])
+        let lines = try String(contentsOfFile: straight + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let penalty = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any])["penalty"] as? Double
+        XCTAssertTrue(penalty.map { $0.isFinite && $0 > 0 } ?? false, "the mean over the steps that had the penalty: \(lines.last!)")
+
+        let plain = root.appendingPathComponent("plain").path
+        XCTAssertEqual(try train(plain, ["--steps", "1"]).status, 0)
+        let plainMetadata = try Checkpoint.read(path: plain + "/checkpoint.safetensors").metadata
+        XCTAssertNil(plainMetadata["penalty_every"] ?? plainMetadata["lr_critic"] ?? plainMetadata["lr_generator"])
+        for (flag, value) in [("--penalty-every", "0"), ("--lr-critic", "0"), ("--lr-generator", "-1")] {
+            let bad = try train(root.appendingPathComponent("bad").path, ["--steps", "1", flag + "=" + value])
+            XCTAssertEqual(bad.status, 2, "\(flag) \(value)")
+            XCTAssertTrue(bad.standardError.contains(flag), bad.standardError)
+        }
+    }
+
     func testPrecisionIsRecordedAndMayChangeOnResume() throws {
         guard OneDNNBackend.supportsBF16 else { throw XCTSkip("no bf16 on this CPU (\(OneDNNBackend.instructionSet))") }
         let out = root.appendingPathComponent("run").path

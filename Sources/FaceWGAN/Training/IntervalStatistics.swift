@@ -3,6 +3,9 @@ import Foundation
 /// Averages of the losses between two metric lines, and the throughput.
 struct IntervalStatistics {
     private var criticSteps = 0
+    /// Critic steps that evaluated the penalty (all but those --penalty-every skips): the penalty and the
+    /// gradient norm are means over these.
+    private var penaltySteps = 0
     private var wasserstein = 0.0, penalty = 0.0, criticLoss = 0.0, gradientNorm = 0.0
     private var generatorSteps = 0
     private var generatorLoss = 0.0
@@ -18,6 +21,7 @@ struct IntervalStatistics {
 
     mutating func add(_ terms: CriticLossTerms) {
         criticSteps += 1
+        if terms.penalized { penaltySteps += 1 }
         wasserstein += terms.wasserstein
         penalty += terms.penalty
         criticLoss += terms.loss
@@ -43,9 +47,9 @@ struct IntervalStatistics {
     /// `timeLeft`: of the run's --time-budget, when it has one.
     func metricsLine(step: Int, elapsed: Double, timeLeft: Double? = nil) -> String {
         let fields: [(String, Double)] = [
-            ("elapsed_s", elapsed), ("wasserstein", mean(wasserstein, criticSteps)), ("penalty", mean(penalty, criticSteps)),
+            ("elapsed_s", elapsed), ("wasserstein", mean(wasserstein, criticSteps)), ("penalty", mean(penalty, penaltySteps)),
             ("critic_loss", mean(criticLoss, criticSteps)), ("generator_loss", mean(generatorLoss, generatorSteps)),
-            ("gradient_norm", mean(gradientNorm, criticSteps)), ("images_per_s", rate),
+            ("gradient_norm", mean(gradientNorm, penaltySteps)), ("images_per_s", rate),
         ] + (collectiveSeconds.map { [("allreduce_s", mean($0, generatorSteps))] } ?? [])
             + (timeLeft.map { [("time_left_s", $0)] } ?? [])
         return "{\"step\": \(step), " + fields.map { "\"\($0.0)\": \(String(format: "%.6g", $0.1))" }.joined(separator: ", ") + "}"
@@ -53,13 +57,13 @@ struct IntervalStatistics {
 
     func summary(step: Int, total: Int, timeLeft: Double? = nil) -> String {
         String(format: "step %d/%d  W %.4f  penalty %.4f  |grad| %.3f  G %.4f  %.1f img/s", step, total,
-               mean(wasserstein, criticSteps), mean(penalty, criticSteps), mean(gradientNorm, criticSteps),
+               mean(wasserstein, criticSteps), mean(penalty, penaltySteps), mean(gradientNorm, penaltySteps),
                mean(generatorLoss, generatorSteps), rate) + (timeLeft.map { "  \(DurationText.format($0)) left" } ?? "")
     }
 
     func progress(step: Int, total: Int, timeLeft: Double? = nil) -> TrainingProgress {
         TrainingProgress(step: step, total: total, wasserstein: mean(wasserstein, criticSteps),
-                         penalty: mean(penalty, criticSteps), imagesPerSecond: lastRate ?? rate, timeLeft: timeLeft)
+                         penalty: mean(penalty, penaltySteps), imagesPerSecond: lastRate ?? rate, timeLeft: timeLeft)
     }
 }
 

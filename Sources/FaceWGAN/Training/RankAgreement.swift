@@ -25,7 +25,7 @@ extension Collective {
     /// The loss terms as means over the whole batch.
     func averaged(_ terms: CriticLossTerms) -> CriticLossTerms {
         let means = averaged([terms.wasserstein, terms.penalty, terms.meanGradientNorm])
-        return CriticLossTerms(wasserstein: means[0], penalty: means[1], meanGradientNorm: means[2])
+        return CriticLossTerms(wasserstein: means[0], penalty: means[1], meanGradientNorm: means[2], penalized: terms.penalized)
     }
 
     /// The ranks compare a checksum of their weights and Adam moments: ranks that drifted apart (a bug,

@@ -63,6 +63,7 @@ public struct TrainingOptions: Equatable {
         hyper.batchSize = self[TrainingSettings.batchSize]
         hyper.criticIterations = self[TrainingSettings.criticIterations]
         hyper.lambda = self[TrainingSettings.lambda]
+        hyper.penaltyInterval = value(TrainingSettings.penaltyInterval) ?? 1
         hyper.learningRate = self[TrainingSettings.learningRate]
         hyper.criticLearningRate = value(TrainingSettings.criticLearningRate)
         hyper.generatorLearningRate = value(TrainingSettings.generatorLearningRate)

@@ -19,6 +19,12 @@ public enum TrainingSettings {
         key: "lambda", flag: "--lambda", summary: "Gradient penalty weight", defaultValue: 10, defaultText: "10",
         inCheckpoint: true, formerKey: "hyperparameters.lambda", requirement: "must be a finite number >= 0",
         allows: { $0 >= 0 && $0.isFinite })
+    /// Recorded in checkpoints only when given, so that a run without it writes what it wrote before.
+    public static let penaltyInterval = TrainingSetting<Int>(
+        key: "penalty_every", flag: "--penalty-every",
+        summary: "Gradient penalty on every K-th critic step only, weighted by K (StyleGAN2's lazy regularisation)",
+        defaultValue: nil, defaultText: "1, every step", inCheckpoint: true, requirement: "must be at least 1",
+        allows: { $0 >= 1 })
     public static let learningRate = TrainingSetting<Float>(
         key: "lr", flag: "--lr", summary: "Adam learning rate, both networks", defaultValue: 1e-4, inCheckpoint: true,
         formerKey: "hyperparameters.learningRate", requirement: "must be a positive number", allows: { $0 > 0 && $0.isFinite })
@@ -90,7 +96,8 @@ public enum TrainingSettings {
     /// Every row, in the order config.json and `--help` list them.
     public static let all: [AnyTrainingSetting] = [
         AnyTrainingSetting(data), AnyTrainingSetting(steps), AnyTrainingSetting(batchSize),
-        AnyTrainingSetting(criticIterations), AnyTrainingSetting(lambda), AnyTrainingSetting(learningRate),
+        AnyTrainingSetting(criticIterations), AnyTrainingSetting(lambda), AnyTrainingSetting(penaltyInterval),
+        AnyTrainingSetting(learningRate),
         AnyTrainingSetting(criticLearningRate), AnyTrainingSetting(generatorLearningRate),
         AnyTrainingSetting(beta1), AnyTrainingSetting(beta2), AnyTrainingSetting(latentDimension), AnyTrainingSetting(width),
         AnyTrainingSetting(criticNorm), AnyTrainingSetting(emaDecay), AnyTrainingSetting(flip), AnyTrainingSetting(seed),

@@ -11,6 +11,16 @@ public struct CriticLossTerms: Equatable, Sendable {
     public var loss: Double { -wasserstein + penalty }
     /// mean_i ||grad D(x^_i)||
     public var meanGradientNorm: Double
+    /// false on the critic steps that `--penalty-every` leaves without the penalty (then `penalty` and
+    /// `meanGradientNorm` are 0: not evaluated).
+    public var penalized = true
+
+    public init(wasserstein: Double, penalty: Double, meanGradientNorm: Double, penalized: Bool = true) {
+        self.wasserstein = wasserstein
+        self.penalty = penalty
+        self.meanGradientNorm = meanGradientNorm
+        self.penalized = penalized
+    }
 }
 
 /// The WGAN-GP losses and their exact gradients for a generator / critic pair.
@@ -33,8 +43,14 @@ public final class WGANGPLoss {
 
     /// Sets `critic.parameters.gradients` to dL_D/dtheta for real and fake batches [B, 3, S, S] and
     /// interpolation weights t [B] (x^ = t*real + (1-t)*fake). Returns the loss terms.
+    ///
+    /// `penaltyScale`: the lazy regularisation of StyleGAN2 (`--penalty-every K`): nil leaves the penalty
+    /// out of this step (real and fake only, t unused), K weights it by K, so that over K steps its
+    /// gradient has the weight it has when every step carries it.
     public func criticLossAndGradients(real: UnsafePointer<Float>, fake: UnsafePointer<Float>,
-                                       interpolation t: UnsafePointer<Float>, batch: Int) throws -> CriticLossTerms {
+                                       interpolation t: UnsafePointer<Float>, batch: Int,
+                                       penaltyScale: Float? = 1) throws -> CriticLossTerms {
+        guard let penaltyScale else { return try wassersteinLossAndGradients(real: real, fake: fake, batch: batch) }
         let item = critic.configuration.imageItemSize
         let input = critic.inputBuffer(batch: 3 * batch).pointer
         input.update(from: real, count: batch * item)
@@ -66,7 +82,7 @@ public final class WGANGPLoss {
         // v_i into the tangent buffer; the penalty and mean norm on the way.
         let tangent = critic.tangentBuffer(count: batch).pointer
         var penaltySum = 0.0, normSum = 0.0
-        let lambda = lambda
+        let lambda = lambda, weight = lambda * penaltyScale
         for sample in 0..<batch {
             let g = gradient + sample * item, v = tangent + sample * item
             var squares: Double = 0
@@ -74,7 +90,7 @@ public final class WGANGPLoss {
             let norm = squares.squareRoot()
             penaltySum += (norm - 1) * (norm - 1)
             normSum += norm
-            let scale = Float(norm > 0 ? Double(lambda) * 2 * (norm - 1) / (Double(batch) * norm) : 0)
+            let scale = Float(norm > 0 ? Double(weight) * 2 * (norm - 1) / (Double(batch) * norm) : 0)
             for index in 0..<item { v[index] = scale * g[index] }
         }
         let tangentPass = try critic.linearizedForward(at: pass, samples: penaltySamples)
@@ -88,6 +104,28 @@ public final class WGANGPLoss {
                                 penalty: (gradient: inputGradient, tangent: tangentPass))
         return CriticLossTerms(wasserstein: wasserstein, penalty: Double(lambda) * penaltySum / Double(batch),
                                meanGradientNorm: normSum / Double(batch))
+    }
+
+    /// A critic step without the penalty: L = mean D(x~) - mean D(x), forward and backward of the real
+    /// and fake samples only.
+    private func wassersteinLossAndGradients(real: UnsafePointer<Float>, fake: UnsafePointer<Float>,
+                                             batch: Int) throws -> CriticLossTerms {
+        let item = critic.configuration.imageItemSize
+        let input = critic.inputBuffer(batch: 2 * batch).pointer
+        input.update(from: real, count: batch * item)
+        (input + batch * item).update(from: fake, count: batch * item)
+        let pass = try critic.forward(batch: 2 * batch)
+        var realSum = 0.0, fakeSum = 0.0
+        for sample in 0..<batch {
+            realSum += Double(pass.scores[sample])
+            fakeSum += Double(pass.scores[batch + sample])
+        }
+        let primal = seeds.get([4 * batch]).pointer
+        primal.update(repeating: -1 / Float(batch), count: batch)
+        (primal + batch).update(repeating: 1 / Float(batch), count: batch)
+        critic.parameters.zeroGradients()
+        try critic.dualBackward(pass, primalSeed: primal, seededSamples: 2 * batch)
+        return CriticLossTerms(wasserstein: (realSum - fakeSum) / Double(batch), penalty: 0, meanGradientNorm: 0, penalized: false)
     }
 
     /// Sets `generator.parameters.gradients` to dL_G/dtheta, L_G = -mean D(G(z)), where `fake` is the

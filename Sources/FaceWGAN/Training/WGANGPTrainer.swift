@@ -22,6 +22,8 @@ public struct TrainingHyperparameters: Equatable, Sendable, Codable {
     public var batchSize = 64
     public var criticIterations = 5
     public var lambda: Float = 10
+    /// The penalty on every K-th critic step only, weighted by K (StyleGAN2's lazy regularisation).
+    public var penaltyInterval = 1
     public var learningRate: Float = 1e-4
     /// Two time-scale updates (Heusel et al. 2017): each network's own rate, nil: `learningRate`.
     public var criticLearningRate: Float?
@@ -104,8 +106,11 @@ public final class WGANGPTrainer {
         let t = interpolation.get([batch])
         random.fillUniform(t.buffer)
         loss.lambda = hyperparameters.lambda
+        // Counted by the critic's Adam steps, which a checkpoint restores: a resumed run keeps the rhythm.
+        let interval = hyperparameters.penaltyInterval
+        let penaltyScale: Float? = criticOptimizer.step % interval == 0 ? Float(interval) : nil
         return try loss.criticLossAndGradients(real: real, fake: fake.images.pointer, interpolation: t.pointer + samples.lowerBound,
-                                               batch: samples.count)
+                                               batch: samples.count, penaltyScale: penaltyScale)
     }
 
     /// The second half of a critic step: Adam on the critic with `critic.parameters.gradients`.
