@@ -106,4 +106,46 @@ final class GeneratorTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("not a FaceWGAN checkpoint"), "\(error)")
         }
     }
+
+    /// dL/dparam of L = sum w * G(z) for one training pass, through a backward given that pass.
+    func parameterGradient(_ generator: Generator, _ pass: Generator.ForwardPass, weights: [Float]) throws -> [Float] {
+        var imageGradient = weights
+        generator.parameters.zeroGradients()
+        try imageGradient.withUnsafeMutableBufferPointer { try generator.backward(pass, imageGradient: $0.baseAddress!) }
+        return generator.parameters.gradients.array
+    }
+
+    /// A backward reads the pass it is given: its batch, latents, activations, BatchNorm caches and
+    /// images. A pass is spent once another forward (of either mode) or `recomputeBatchNormStatistics`
+    /// has run in the storage it refers to (backward would then stop the program), and a backward
+    /// leaves its own pass current.
+    func testBackwardTakesThePassItBelongsTo() throws {
+        let training = Generator.Mode.training(updateRunningStatistics: false)
+        for backend in TestBackends.fp32() {
+            let generator = makeGenerator(backend: backend)
+            var random = RandomGenerator(seed: 44)
+            let first = Tensor.random([3, 8], random: &random), second = Tensor.random([5, 8], random: &random)
+            let weights = GradientCheck.randomArray(3 * configuration.imageItemSize, random: &random)
+
+            let pass = try generator.forward(latents: first.pointer, count: 3, mode: training)
+            XCTAssertEqual(pass.count, 3, backend.name)
+            XCTAssertEqual(pass.images.shape, [3, 3, 32, 32], backend.name)
+            let expected = try parameterGradient(generator, pass, weights: weights)
+            XCTAssertTrue(generator.isCurrent(pass), "\(backend.name): a backward keeps its pass")
+            XCTAssertEqual(try parameterGradient(generator, pass, weights: weights), expected, backend.name)
+
+            let other = try generator.forward(latents: second.pointer, count: 5, mode: training)
+            XCTAssertFalse(generator.isCurrent(pass), "\(backend.name): another forward spends the pass")
+            XCTAssertTrue(generator.isCurrent(other), backend.name)
+            _ = try generator.forward(latents: first.pointer, count: 3, mode: .evaluation)
+            XCTAssertFalse(generator.isCurrent(other), "\(backend.name): an evaluation forward spends the pass")
+            let again = try generator.forward(latents: first.pointer, count: 3, mode: training)
+            try generator.recomputeBatchNormStatistics(latents: second.pointer, count: 5, chunk: 2)
+            XCTAssertFalse(generator.isCurrent(again), "\(backend.name): recomputing the statistics spends the pass")
+
+            // The same latents again, after passes of other batch sizes: the same gradient, bit for bit.
+            let fresh = try generator.forward(latents: first.pointer, count: 3, mode: training)
+            XCTAssertEqual(try parameterGradient(generator, fresh, weights: weights), expected, backend.name)
+        }
+    }
 }

@@ -166,8 +166,7 @@ public final class Generator {
     /// training-mode `pass`, which must be this generator's latest. `imageGradient` is overwritten.
     public func backward(_ pass: ForwardPass, imageGradient: UnsafeMutablePointer<Float>) throws {
         Self.require(pass.training, "backward of an evaluation-mode forward (it keeps no batch statistics)")
-        Self.require(pass.generation == forwardGeneration,
-                     "backward: the generator has run another forward (or a statistics pass) since this pass")
+        Self.require(isCurrent(pass), "backward: the generator has run another forward (or a statistics pass) since this pass")
         let count = pass.count
         let largest = max(norms.indices.map(itemSize(normalization:)).max()!, configuration.imageItemSize)
         var current = gradients.0.get([count * largest]).pointer
@@ -204,6 +203,9 @@ public final class Generator {
         try fc.backward(backend, parameters, batch: count, input: pass.latents.pointer, outputGradient: current,
                         inputGradient: nil)
     }
+
+    /// Whether `pass` is still this generator's latest (its storage not overwritten since).
+    func isCurrent(_ pass: ForwardPass) -> Bool { pass.generation == forwardGeneration }
 
     /// A misuse of the passes stops the program with a message, in every build (-Ounchecked drops
     /// preconditions), since going on would compute with overwritten numbers.
