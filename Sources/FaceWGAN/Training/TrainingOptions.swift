@@ -28,10 +28,6 @@ public struct TrainingOptions: Equatable {
         (values[setting.key] as? Value) ?? setting.defaultValue
     }
 
-    public mutating func set<Value>(_ setting: TrainingSetting<Value>, _ value: Value?) {
-        values[setting.key] = value
-    }
-
     mutating func set(_ setting: AnyTrainingSetting, _ value: any TrainingSettingValue) {
         values[setting.key] = value
     }
@@ -170,9 +166,11 @@ public struct TrainingRequest: Equatable {
             let fromConfig = storedOptions?[path: setting.key] ?? setting.formerKey.flatMap { storedOptions?[path: $0] }
             let value: any TrainingSettingValue
             if let text = given[setting.key] {
-                guard case .success(let parsed) = setting.parseText(text) else {
-                    throw InvalidSetting(key: setting.key, flag: setting.flag,
-                                         requirement: setting.parseText(text).problem?.requirement ?? "")
+                let parsed: any TrainingSettingValue
+                switch setting.parseText(text) {
+                case .success(let flagValue): parsed = flagValue
+                case .failure(let problem):
+                    throw InvalidSetting(key: setting.key, flag: setting.flag, requirement: problem.requirement)
                 }
                 value = parsed
                 let before = fromCheckpoint.map { (text: $0, value: try? setting.parseText($0).get()) }
@@ -207,12 +205,5 @@ public struct TrainingRequest: Equatable {
             throw ConfigurationError("--resume: \(configPath) does not name the shard directory of the run; give --data")
         }
         return (options, changes)
-    }
-}
-
-extension Result {
-    var problem: Failure? {
-        if case .failure(let problem) = self { return problem }
-        return nil
     }
 }

@@ -140,8 +140,7 @@ public struct TrainingSetting<Value: TrainingSettingValue>: Sendable {
 
     /// The value of `text`, or why it is not one.
     func parse(_ text: String) -> Result<Value, SettingProblem> {
-        guard let value = Value(settingText: text) else { return .failure(.notAValue) }
-        return allows(value) ? .success(value) : .failure(.outOfRange(requirement))
+        Value(settingText: text).map(check) ?? .failure(.notAValue)
     }
 
     func check(_ value: Value) -> Result<Value, SettingProblem> {
@@ -184,10 +183,7 @@ public struct AnyTrainingSetting: Sendable {
         formerKey = setting.formerKey
         requirement = setting.requirement
         parseText = { text in setting.parse(text).map { $0 } }
-        parseJSON = { json in
-            guard let value = Value(json: json) else { return .failure(.notAValue) }
-            return setting.check(value).map { $0 }
-        }
+        parseJSON = { json in (Value(json: json).map(setting.check) ?? .failure(.notAValue)).map { $0 } }
         defaultValue = setting.defaultValue
         same = { ($0 as? Value) == ($1 as? Value) }
     }
